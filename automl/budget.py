@@ -1,0 +1,30 @@
+"""The limits of one ``fit``: fixed at its start, read by every stage."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Time and evaluation-count limits, in the seconds of the fit's clock.
+
+    ``time_budget=None`` means no time limit (then ``max_evals`` bounds the
+    search); ``eval_time_limit`` bounds each evaluation on its own.
+    """
+
+    start: float
+    time_budget: float | None = None
+    max_evals: int | None = None
+    eval_time_limit: float = math.inf
+
+    @property
+    def end(self) -> float:
+        return math.inf if self.time_budget is None else self.start + self.time_budget
+
+    def time_left(self, now: float) -> float:
+        return self.end - now
+
+    def evals_left(self, n_done: int) -> float:
+        return math.inf if self.max_evals is None else self.max_evals - n_done

@@ -1,0 +1,256 @@
+"""AutoClassifier: the scikit-learn estimator that searches for a pipeline and is it."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+
+from automl import __version__
+from automl.budget import Budget
+from automl.components import default_grammar
+from automl.data import align_columns, check_training_data
+from automl.evaluation import Dataset, make_folds
+from automl.export import save_model
+from automl.history import History
+from automl.metrics import METRICS, get_metric
+from automl.progress import Progress
+from automl.refit import refit_best
+from automl.runner import EvaluationRunner
+from automl.search.loop import run_search
+from automl.search.random import RandomSearch
+from automl.workers import WorkerPool
+
+SEARCHES = ("random",)
+#: Share of the time budget that one evaluation may take, and a floor in seconds.
+_EVAL_SHARE, _EVAL_FLOOR = 0.25, 5.0
+
+
+class AutoClassifier(ClassifierMixin, BaseEstimator):
+    """Finds a scikit-learn pipeline for a classification task within a time budget.
+
+    ``fit`` searches pipelines of imputation, encoding, scaling, feature
+    preprocessing and a classifier, scores each by cross-validation in a worker
+    process of its own, and refits the best on all rows. The fitted object then
+    predicts like any classifier, and :meth:`export` writes the best pipeline as a
+    pickle that needs only scikit-learn, LightGBM and XGBoost to load.
+
+    Parameters
+    ----------
+    time_budget : float or None
+        Seconds that ``fit`` may take, the final refit included. None for no
+        time limit, in which case ``max_evals`` must be set.
+    metric : str
+        What the search optimises: ``"auto"`` (ROC AUC for two classes, log loss
+        for more), ``"roc_auc"``, ``"log_loss"``, ``"accuracy"``,
+        ``"balanced_accuracy"`` or ``"f1_macro"``.
+    n_jobs : int
+        Evaluations run at once, one core each; -1 for every core.
+    random_state : int, RandomState instance or None
+        Seeds the folds, the search and every model.
+    max_evals : int or None
+        Stop after this many evaluations. With a seed and ``n_jobs=1`` the
+        result is then the same on every run, whatever the machine's speed.
+    eval_time_limit : float or None
+        Seconds one evaluation may take before it is stopped. None: a quarter of
+        ``time_budget`` (at least 5 s), or no limit without a time budget.
+    cv : int
+        Cross-validation folds; data with over 20,000 rows uses one holdout split.
+    search : str
+        The search strategy: ``"random"``.
+    verbose : int
+        0 is silent; 1 shows a progress line on stderr.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels, sorted.
+    best_pipeline_ : sklearn.pipeline.Pipeline
+        The best pipeline, fitted on all rows.
+    best_pipeline_spec_ : PipelineSpec
+        Its description in the pipeline grammar.
+    best_score_ : float
+        Its mean cross-validation score on ``metric_``.
+    metric_ : str
+        The metric used (``"auto"`` resolved).
+    history_ : History
+        Every evaluation of the search; :meth:`leaderboard` shows it as a table.
+    n_features_in_ : int
+    feature_names_in_ : ndarray
+        Only when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    >>> model = AutoClassifier(time_budget=30, random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> model.leaderboard().head()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        time_budget: float | None = 60,
+        *,
+        metric: str = "auto",
+        n_jobs: int = 1,
+        random_state=None,
+        max_evals: int | None = None,
+        eval_time_limit: float | None = None,
+        cv: int = 5,
+        search: str = "random",
+        verbose: int = 0,
+    ):
+        self.time_budget = time_budget
+        self.metric = metric
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.max_evals = max_evals
+        self.eval_time_limit = eval_time_limit
+        self.cv = cv
+        self.search = search
+        self.verbose = verbose
+
+    def fit(self, X, y) -> AutoClassifier:
+        """Search for the best pipeline on ``X, y`` and refit it on all rows."""
+        clock = time.monotonic
+        start = clock()
+        self._check_params()
+        data = check_training_data(X, y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        metric = get_metric(self.metric, data.profile.n_classes)
+        folds = make_folds(data.y_codes, cv=self.cv, random_state=seed)
+        grammar = default_grammar(data.profile)
+        budget = Budget(start, self.time_budget, self.max_evals, self._eval_time_limit())
+        history = History(metric)
+        searcher = RandomSearch(grammar, seeds=grammar.default_pipelines(), random_state=seed)
+        progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
+        dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+        with WorkerPool() as pool:
+            runner = EvaluationRunner(
+                pool, dataset, grammar, metric, random_state=seed, clock=clock, start=start
+            )
+            run_search(
+                searcher,
+                runner,
+                history,
+                budget=budget,
+                n_jobs=self._n_workers(),
+                clock=clock,
+                on_trial=progress if self.verbose else lambda history: None,
+            )
+            if self.verbose:
+                progress.close(history)
+            best, pipeline = refit_best(runner, history, lambda: budget.time_left(clock()))
+
+        self.classes_ = data.classes
+        self.n_features_in_ = data.X.shape[1]
+        if data.feature_names is not None:
+            self.feature_names_in_ = data.feature_names
+        self.profile_ = data.profile
+        self.metric_ = metric.name
+        self.cv_ = folds.description
+        self.history_ = history
+        self.best_pipeline_spec_ = best.pipeline
+        self.best_score_ = best.score
+        self.best_pipeline_ = pipeline
+        self.fit_time_ = clock() - start
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels for the rows of ``X``."""
+        return self.best_pipeline_.predict(self._check_X(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, one column per class of ``classes_``."""
+        return self.best_pipeline_.predict_proba(self._check_X(X))
+
+    def leaderboard(self):
+        """Every evaluated pipeline as a DataFrame, the best first."""
+        check_is_fitted(self)
+        return self.history_.leaderboard()
+
+    def export(self, path: str | os.PathLike) -> None:
+        """Write the best pipeline as a pickle to ``path``, its manifest to ``path + '.json'``.
+
+        The pickle loads with ``pickle.load`` where scikit-learn, LightGBM and
+        XGBoost are installed; :func:`automl.load_model` also checks it first.
+        """
+        check_is_fitted(self)
+        save_model(self.best_pipeline_, path, self._description())
+
+    def _description(self) -> dict:
+        profile = self.profile_
+        return {
+            "automl_version": __version__,
+            "classes": list(self.classes_),
+            "n_features": self.n_features_in_,
+            "features": {
+                "numeric": list(profile.numeric_columns),
+                "categorical": list(profile.categorical_columns),
+            },
+            "metric": self.metric_,
+            "cv_score": self.best_score_,
+            "validation": self.cv_,
+            "pipeline": self.best_pipeline_spec_.to_dict(),
+            "description": self.best_pipeline_spec_.describe(),
+            "n_evaluations": len(self.history_),
+        }
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        X = align_columns(X, getattr(self, "feature_names_in_", None))
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return X
+
+    def _check_params(self) -> None:
+        if self.time_budget is None and self.max_evals is None:
+            raise ValueError(
+                "Set time_budget (seconds) or max_evals; both are None, so fit would never end."
+            )
+        _check_positive("time_budget", self.time_budget, Real, allow_none=True)
+        _check_positive("max_evals", self.max_evals, Integral, allow_none=True)
+        _check_positive("eval_time_limit", self.eval_time_limit, Real, allow_none=True)
+        if not isinstance(self.verbose, Integral) or self.verbose < 0:
+            raise ValueError(f"verbose must be an integer of at least 0; got {self.verbose!r}.")
+        if not isinstance(self.cv, Integral) or isinstance(self.cv, bool) or self.cv < 2:
+            raise ValueError(f"cv must be an integer of at least 2; got {self.cv!r}.")
+        if not isinstance(self.n_jobs, Integral) or self.n_jobs == 0 or self.n_jobs < -1:
+            raise ValueError(
+                f"n_jobs must be a positive integer or -1 (every core); got {self.n_jobs!r}."
+            )
+        if self.metric != "auto" and self.metric not in METRICS:
+            raise ValueError(f"Unknown metric {self.metric!r}; choose one of {['auto', *METRICS]}.")
+        if self.search not in SEARCHES:
+            raise ValueError(f"Unknown search {self.search!r}; choose one of {list(SEARCHES)}.")
+
+    def _eval_time_limit(self) -> float:
+        if self.eval_time_limit is not None:
+            return float(self.eval_time_limit)
+        if self.time_budget is None:
+            return math.inf
+        return max(_EVAL_FLOOR, _EVAL_SHARE * self.time_budget)
+
+    def _n_workers(self) -> int:
+        return (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+def _check_positive(name: str, value, kind: type, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, kind) or isinstance(value, bool) or not value > 0:
+        expected = "an integer" if kind is Integral else "a number"
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be {expected} greater than 0{none}; got {value!r}.")

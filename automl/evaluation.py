@@ -1,0 +1,150 @@
+"""Scoring one pipeline by cross-validation, as a pure function.
+
+:func:`cross_validate` depends only on its arguments (an unfitted pipeline, the
+data, the folds and the metric), so it can run in a worker process here or on a
+cluster elsewhere. Each fold fits a fresh clone on its training rows only: the
+imputers, encoders and scalers never see the validation rows.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+from automl.metrics import Metric
+
+#: Above this many rows one stratified holdout split replaces k-fold cross-validation.
+HOLDOUT_ABOVE_ROWS = 20_000
+HOLDOUT_FRACTION = 0.2
+
+
+@dataclass(frozen=True, eq=False)
+class Folds:
+    """Training and validation row indices of each split."""
+
+    train: tuple[np.ndarray, ...]
+    valid: tuple[np.ndarray, ...]
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.train)
+
+    @property
+    def train_fraction(self) -> float:
+        """Share of the rows a fold trains on: how much a refit on all rows costs more."""
+        n_rows = len(self.train[0]) + len(self.valid[0])
+        return len(self.train[0]) / n_rows
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Everything an evaluation needs besides the pipeline; shared once with the workers."""
+
+    X: object
+    y: np.ndarray
+    y_codes: np.ndarray
+    folds: Folds
+    n_classes: int
+
+
+@dataclass(frozen=True, eq=False)
+class FoldScores:
+    """What cross-validating one pipeline gives."""
+
+    scores: tuple[float, ...]
+    #: Out-of-fold probabilities, one row per sample (NaN where a row was never validated).
+    oof_proba: np.ndarray
+    fit_time: float
+    predict_time: float
+
+
+def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0) -> Folds:
+    """Stratified k-fold splits, or one holdout split on large data.
+
+    With fewer members in the smallest class than ``cv``, the number of folds
+    drops to that count (at least 2) with a warning.
+    """
+    n_rows = len(y_codes)
+    if n_rows > HOLDOUT_ABOVE_ROWS:
+        splitter = StratifiedShuffleSplit(1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+        description = f"holdout ({HOLDOUT_FRACTION:.0%} of {n_rows} rows)"
+    else:
+        n_splits = _fold_count(y_codes, cv)
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+        description = f"{n_splits}-fold cross-validation"
+    with warnings.catch_warnings():
+        # The smallest-class warning is ours to give, once, in _fold_count.
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(splitter.split(np.zeros(n_rows), y_codes))
+    return Folds(
+        train=tuple(train for train, _ in splits),
+        valid=tuple(valid for _, valid in splits),
+        description=description,
+    )
+
+
+def _fold_count(y_codes: np.ndarray, cv: int) -> int:
+    counts = np.bincount(y_codes)
+    smallest = int(counts[counts > 0].min())
+    if smallest >= cv:
+        return cv
+    n_splits = max(2, smallest)
+    warnings.warn(
+        f"The smallest class has {smallest} member(s), fewer than cv={cv} folds; "
+        f"using {n_splits} folds instead."
+        + (
+            " A class with one member is kept in classes_ but is never validated."
+            if smallest == 1
+            else ""
+        ),
+        UserWarning,
+        stacklevel=3,
+    )
+    return n_splits
+
+
+def take_rows(X, rows: np.ndarray):
+    """Rows of a DataFrame or an array, by position."""
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
+
+
+def cross_validate(data: Dataset, pipeline, metric: Metric) -> FoldScores:
+    """Fit ``pipeline`` on each fold's training rows and score its validation rows.
+
+    Errors propagate: the caller records them as the evaluation's failure.
+    """
+    X, y_codes = data.X, data.y_codes
+    oof = np.full((len(y_codes), data.n_classes), np.nan)
+    scores, fit_time, predict_time = [], 0.0, 0.0
+    for train, valid in zip(data.folds.train, data.folds.valid, strict=True):
+        model = clone(pipeline)
+        start = time.perf_counter()
+        model.fit(take_rows(X, train), y_codes[train])
+        fit_time += time.perf_counter() - start
+        start = time.perf_counter()
+        proba = class_probabilities(model, take_rows(X, valid), data.n_classes)
+        predict_time += time.perf_counter() - start
+        oof[valid] = proba
+        scores.append(metric(y_codes[valid], proba))
+    return FoldScores(tuple(scores), oof, fit_time, predict_time)
+
+
+def fit_on_all_rows(data: Dataset, pipeline):
+    """``pipeline`` fitted on every row with the original labels: the model users get."""
+    return clone(pipeline).fit(data.X, data.y)
+
+
+def class_probabilities(model, X, n_classes: int) -> np.ndarray:
+    """``predict_proba`` with one column per class code, also for classes unseen in fit."""
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    if proba.shape[1] == n_classes:
+        return proba
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, np.asarray(model.classes_, dtype=int)] = proba
+    return full

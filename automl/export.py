@@ -1,0 +1,142 @@
+"""Writing and reading exported models: a plain pickle and a JSON manifest beside it.
+
+The pickle holds scikit-learn, LightGBM and XGBoost objects only, so that it
+loads and predicts where automl is not installed. The manifest (``<path>.json``)
+records what a reader needs to trust and use it: the library versions it was made
+with, the sha256 of the pickle, the classes and the feature schema. See
+``pipelines/README.md`` for the format.
+
+Loading a pickle runs code: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import pickle
+import platform
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+FORMAT = "automl-model"
+FORMAT_VERSION = 1
+#: The libraries whose versions must match for a pickle to load and predict the same.
+LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "numpy", "scipy", "pandas")
+
+
+def manifest_path(path: str | os.PathLike) -> Path:
+    """Where the manifest of the model at ``path`` lives."""
+    return Path(f"{os.fspath(path)}.json")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a model depends on, and Python's."""
+    from automl import __version__  # the package's own version, installed or not
+
+    versions: dict[str, str | None] = {"python": platform.python_version(), "automl": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def save_model(model: Any, path: str | os.PathLike, description: dict[str, Any]) -> Path:
+    """Pickle ``model`` to ``path`` and write its manifest; returns the manifest's path.
+
+    ``description`` (classes, features, scores, ...) is stored in the manifest as given.
+    """
+    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "versions": library_versions(),
+        **description,
+    }
+    path = Path(path)
+    _write_atomically(path, payload)
+    _write_atomically(
+        manifest_path(path), json.dumps(manifest, indent=2, default=_jsonable).encode()
+    )
+    return manifest_path(path)
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of the model at ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the model has no manifest beside it.
+    ValueError
+        If the manifest is not one of ours.
+    """
+    where = manifest_path(path)
+    if not where.exists():
+        raise FileNotFoundError(
+            f"{where} is missing: {path} was not exported by automl, or its manifest was "
+            "not copied along. Without it the file cannot be checked before it is loaded."
+        )
+    manifest = json.loads(where.read_text())
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{where} is not an automl model manifest.")
+    return manifest
+
+
+def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """Load a model exported by :func:`save_model`, after checking it.
+
+    Refuses a pickle whose sha256 differs from its manifest's (nothing is
+    unpickled then) and warns when the installed library versions differ from
+    those the model was made with.
+    """
+    manifest = read_manifest(path)
+    payload = Path(path).read_bytes()
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != manifest["sha256"]:
+        raise ValueError(
+            f"{path} does not match its manifest (sha256 {digest[:12]}... instead of "
+            f"{manifest['sha256'][:12]}...): the file was changed after export. "
+            "It was not loaded."
+        )
+    drift = version_drift(manifest)
+    if drift:
+        warnings.warn(
+            f"{path} was made with other library versions ({drift}); its predictions "
+            "may differ or fail. Install those versions to be sure.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return pickle.loads(payload), manifest
+
+
+def version_drift(manifest: dict[str, Any]) -> str:
+    """The libraries whose installed version differs from the manifest's, as text."""
+    installed = library_versions()
+    changes = [
+        f"{name} {made} -> {installed.get(name)}"
+        for name, made in manifest.get("versions", {}).items()
+        if name != "automl" and installed.get(name) != made
+    ]
+    return ", ".join(changes)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,128 @@
+"""The record of a search: what was proposed, and one :class:`Trial` for each evaluation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from automl.grammar import PipelineSpec
+from automl.metrics import Metric
+
+STATUSES = ("ok", "failed", "timeout", "crashed")
+_LEADERBOARD_COLUMNS = (
+    "rank",
+    "pipeline",
+    "score",
+    "score_std",
+    "fit_time",
+    "duration",
+    "status",
+    "origin",
+    "finished_at",
+    "hyperparameters",
+    "key",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A pipeline to evaluate and where it came from (shown in the leaderboard)."""
+
+    pipeline: PipelineSpec
+    origin: str
+
+
+@dataclass(frozen=True, eq=False)
+class Trial:
+    """One evaluated pipeline, whatever became of it.
+
+    ``score`` is the mean validation score (NaN unless ``status == "ok"``);
+    ``finished_at`` counts seconds from the start of ``fit``.
+    """
+
+    number: int
+    pipeline: PipelineSpec
+    origin: str
+    status: str
+    score: float = math.nan
+    score_std: float = math.nan
+    fold_scores: tuple[float, ...] = ()
+    fit_time: float = math.nan
+    duration: float = math.nan
+    finished_at: float = math.nan
+    error: str = ""
+    oof_proba: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and not math.isnan(self.score)
+
+
+class History:
+    """All trials of a search, in the order they finished."""
+
+    def __init__(self, metric: Metric):
+        self.metric = metric
+        self.trials: list[Trial] = []
+        self._keys: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    def add(self, trial: Trial) -> None:
+        self.trials.append(trial)
+        self._keys.add(trial.pipeline.key)
+
+    def seen(self, pipeline: PipelineSpec) -> bool:
+        return pipeline.key in self._keys
+
+    def ranked(self) -> list[Trial]:
+        """Successful trials, best first; ties go to the faster fit."""
+        successful = [t for t in self.trials if t.ok]
+        return sorted(successful, key=lambda t: (-self.metric.objective(t.score), t.fit_time))
+
+    def best(self) -> Trial | None:
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def failures(self) -> dict[str, int]:
+        """How many trials ended with each reason, for an error message."""
+        counts: dict[str, int] = {}
+        for trial in self.trials:
+            if not trial.ok:
+                reason = (
+                    f"{trial.status}: {trial.error.splitlines()[0] if trial.error else 'no score'}"
+                )
+                counts[reason] = counts.get(reason, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every trial, the successful ones best first, then the failed ones."""
+        ranked = self.ranked()
+        order = ranked + [t for t in self.trials if not t.ok]
+        rows = [
+            {
+                "rank": rank if trial.ok else None,
+                "pipeline": trial.pipeline.describe(),
+                "score": trial.score,
+                "score_std": trial.score_std,
+                "fit_time": trial.fit_time,
+                "duration": trial.duration,
+                "status": trial.status,
+                "origin": trial.origin,
+                "finished_at": trial.finished_at,
+                "hyperparameters": trial.pipeline.classifier.kwargs,
+                "key": trial.pipeline.key,
+                "error": trial.error.splitlines()[0] if trial.error else "",
+            }
+            for rank, trial in enumerate(order, start=1)
+        ]
+        frame = pd.DataFrame(rows, columns=list(_LEADERBOARD_COLUMNS))
+        frame["rank"] = frame["rank"].astype("Int64")
+        return frame.rename(
+            columns={"score": self.metric.name, "score_std": f"{self.metric.name}_std"}
+        )

@@ -1,0 +1,100 @@
+"""The metrics a search can optimise, computed from predicted probabilities.
+
+Labels are the integer codes ``0..n_classes-1`` and probabilities have one column
+per class, so that every metric works the same for binary and multiclass data and
+for validation folds in which a class is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
+
+#: Probabilities are clipped this far from 0 and 1 so that log loss stays finite.
+_EPSILON = 1e-15
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named score of ``(y_true codes, probabilities)``."""
+
+    name: str
+    function: Callable[[np.ndarray, np.ndarray], float]
+    greater_is_better: bool = True
+
+    def __call__(self, y_true: np.ndarray, proba: np.ndarray) -> float:
+        return float(self.function(y_true, proba))
+
+    def objective(self, value: float) -> float:
+        """``value`` oriented so that larger is always better."""
+        return value if self.greater_is_better else -value
+
+    @property
+    def worst(self) -> float:
+        return -np.inf if self.greater_is_better else np.inf
+
+
+def _accuracy(y_true: np.ndarray, proba: np.ndarray) -> float:
+    return accuracy_score(y_true, proba.argmax(axis=1))
+
+
+def _balanced_accuracy(y_true: np.ndarray, proba: np.ndarray) -> float:
+    return balanced_accuracy_score(y_true, proba.argmax(axis=1))
+
+
+def _f1_macro(y_true: np.ndarray, proba: np.ndarray) -> float:
+    labels = np.arange(proba.shape[1])
+    return f1_score(y_true, proba.argmax(axis=1), labels=labels, average="macro", zero_division=0)
+
+
+def _log_loss(y_true: np.ndarray, proba: np.ndarray) -> float:
+    proba = np.clip(proba, _EPSILON, 1 - _EPSILON)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return log_loss(y_true, proba, labels=np.arange(proba.shape[1]))
+
+
+def _roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Binary ROC AUC, or the one-vs-rest macro average over the classes present.
+
+    A class absent from ``y_true`` has no ROC curve; skipping it (instead of
+    failing) keeps small validation folds usable.
+    """
+    if proba.shape[1] == 2:
+        return roc_auc_score(y_true, proba[:, 1])
+    scores = [
+        roc_auc_score(y_true == k, proba[:, k])
+        for k in range(proba.shape[1])
+        if 0 < np.count_nonzero(y_true == k) < len(y_true)
+    ]
+    return float(np.mean(scores)) if scores else np.nan
+
+
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        Metric("roc_auc", _roc_auc),
+        Metric("log_loss", _log_loss, greater_is_better=False),
+        Metric("accuracy", _accuracy),
+        Metric("balanced_accuracy", _balanced_accuracy),
+        Metric("f1_macro", _f1_macro),
+    )
+}
+
+
+def get_metric(name: str, n_classes: int) -> Metric:
+    """The metric called ``name``; ``"auto"`` is ROC AUC for two classes, log loss for more."""
+    if name == "auto":
+        name = "roc_auc" if n_classes == 2 else "log_loss"
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ValueError(f"Unknown metric {name!r}; choose one of {['auto', *METRICS]}.") from None

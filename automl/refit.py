@@ -1,0 +1,59 @@
+"""The final model: the best pipeline that can be refitted on all rows in the time left."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+from automl.history import History, Trial
+from automl.runner import EvaluationRunner
+from automl.search.loop import refit_estimate
+
+#: Candidates tried, best first, before giving up.
+_MAX_ATTEMPTS = 3
+
+
+def refit_best(
+    runner: EvaluationRunner, history: History, time_left: Callable[[], float]
+) -> tuple[Trial, object]:
+    """Refit the best trial whose expected refit time fits in ``time_left()``.
+
+    When none is expected to fit, the fastest one is refitted anyway, with a
+    warning: a model a little late beats no model.
+
+    Raises
+    ------
+    RuntimeError
+        If no evaluation succeeded or no refit did, with the reasons grouped.
+    """
+    ranked = history.ranked()
+    if not ranked:
+        raise RuntimeError(_all_failed_message(history))
+    fitting = [t for t in ranked if refit_estimate(t, runner.folds) <= time_left()]
+    if not fitting:
+        fitting = [min(ranked, key=lambda t: refit_estimate(t, runner.folds))]
+        warnings.warn(
+            "No pipeline is expected to refit in the time left; refitting the fastest "
+            f"({fitting[0].pipeline.describe()}), which may overrun the time budget.",
+            UserWarning,
+            stacklevel=3,
+        )
+    errors = []
+    for trial in fitting[:_MAX_ATTEMPTS]:
+        limit = max(time_left(), 2.0 * refit_estimate(trial, runner.folds))
+        outcome = runner.refit(trial.pipeline, time_limit=limit)
+        if outcome.status == "ok":
+            return trial, outcome.value
+        reason = (outcome.error or "no reason").splitlines()[0]
+        errors.append(f"{trial.pipeline.describe()}: {outcome.status}: {reason}")
+    raise RuntimeError("Refitting the best pipelines on all rows failed:\n" + "\n".join(errors))
+
+
+def _all_failed_message(history: History) -> str:
+    if not history.trials:
+        return (
+            "No pipeline was evaluated within the time budget. Increase time_budget "
+            "(the data may be too large for it) or set max_evals."
+        )
+    reasons = "\n".join(f"  {count} x {reason}" for reason, count in history.failures().items())
+    return f"All {len(history)} evaluated pipelines failed:\n{reasons}"

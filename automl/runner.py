@@ -1,0 +1,115 @@
+"""Evaluations of proposed pipelines in the worker pool, turned into trials."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from automl.evaluation import Dataset, FoldScores, cross_validate, fit_on_all_rows
+from automl.grammar import Grammar, PipelineSpec
+from automl.history import Proposal, Trial
+from automl.metrics import Metric
+from automl.workers import Outcome, WorkerPool
+
+
+class EvaluationRunner:
+    """Cross-validates pipelines in child processes, each under its own time limit.
+
+    Parameters
+    ----------
+    pool : WorkerPool
+        Where the evaluations run; the data is shared with it once, here.
+    data : Dataset
+    grammar : Grammar
+        Builds the scikit-learn pipeline of each proposal.
+    metric : Metric
+    random_state : int
+        The seed of every pipeline, so that a score depends on (seed, pipeline) only.
+    clock : callable
+        Seconds; ``finished_at`` of a trial is measured from ``start`` on it.
+    """
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        data: Dataset,
+        grammar: Grammar,
+        metric: Metric,
+        *,
+        random_state: int,
+        clock: Callable[[], float],
+        start: float,
+    ):
+        self.pool, self.grammar, self.metric = pool, grammar, metric
+        self.folds = data.folds
+        self._data = pool.share(data)
+        self._random_state = random_state
+        self._clock, self._start = clock, start
+        self._proposals: dict[int, Proposal] = {}
+        self._n_trials = 0
+
+    @property
+    def n_running(self) -> int:
+        return len(self._proposals)
+
+    def build(self, pipeline: PipelineSpec):
+        """The unfitted scikit-learn pipeline of ``pipeline``, seeded."""
+        return self.grammar.build(pipeline, random_state=self._random_state)
+
+    def submit(self, proposal: Proposal, time_limit: float) -> None:
+        """Start cross-validating ``proposal``; its trial comes out of :meth:`wait`."""
+        estimator = self.build(proposal.pipeline)
+        task = self.pool.submit(
+            cross_validate, self._data, estimator, self.metric, time_limit=time_limit
+        )
+        self._proposals[task] = proposal
+
+    def wait(self, timeout: float) -> list[Trial]:
+        """Trials of the evaluations that finish within ``timeout`` seconds."""
+        return [
+            self._trial(outcome)
+            for outcome in self.pool.wait(timeout)
+            if outcome.task_id in self._proposals
+        ]
+
+    def cancel(self) -> None:
+        """Stop every running evaluation; they end as ``timeout`` trials."""
+        self.pool.cancel("timeout")
+
+    def refit(self, pipeline: PipelineSpec, time_limit: float) -> Outcome:
+        """Fit ``pipeline`` on all rows in a child process; the fitted model is the value."""
+        task = self.pool.submit(
+            fit_on_all_rows, self._data, self.build(pipeline), time_limit=time_limit
+        )
+        while True:
+            for outcome in self.pool.wait(time_limit + 5.0):
+                if outcome.task_id == task:
+                    return outcome
+
+    def _trial(self, outcome: Outcome) -> Trial:
+        proposal = self._proposals.pop(outcome.task_id)
+        self._n_trials += 1
+        common = dict(
+            number=self._n_trials,
+            pipeline=proposal.pipeline,
+            origin=proposal.origin,
+            duration=outcome.duration,
+            finished_at=self._clock() - self._start,
+        )
+        if outcome.status != "ok":
+            return Trial(status=outcome.status, error=outcome.error, **common)
+        scores: FoldScores = outcome.value
+        if not np.all(np.isfinite(scores.scores)):
+            return Trial(
+                status="failed", error="the metric is undefined on a validation fold", **common
+            )
+        return Trial(
+            status="ok",
+            score=float(np.mean(scores.scores)),
+            score_std=float(np.std(scores.scores)),
+            fold_scores=scores.scores,
+            fit_time=scores.fit_time,
+            oof_proba=scores.oof_proba,
+            **common,
+        )

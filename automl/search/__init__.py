@@ -1,0 +1,1 @@
+"""Search strategies over the pipeline grammar, and the loop that runs them."""

@@ -1,0 +1,67 @@
+"""The loop that keeps the workers busy with a searcher's proposals within the budget.
+
+It is asynchronous: a new proposal starts as soon as a worker is free, with no
+barrier between generations. It stops early enough to leave the time that the
+final refit of the best pipeline needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from automl.budget import Budget
+from automl.evaluation import Folds
+from automl.history import History, Trial
+from automl.runner import EvaluationRunner
+from automl.search.base import Searcher
+
+#: Seconds kept free besides the refit itself: collecting results, stopping workers.
+OVERHEAD_SECONDS = 1.0
+#: How much slower a refit may be than the fold fits suggest.
+REFIT_SAFETY = 1.3
+
+
+def refit_estimate(trial: Trial, folds: Folds) -> float:
+    """Seconds a fit of ``trial``'s pipeline on all rows is expected to take."""
+    per_fold = trial.fit_time / len(folds)
+    return REFIT_SAFETY * per_fold / folds.train_fraction
+
+
+def run_search(
+    searcher: Searcher,
+    runner: EvaluationRunner,
+    history: History,
+    *,
+    budget: Budget,
+    n_jobs: int,
+    clock: Callable[[], float],
+    on_trial: Callable[[History], None] = lambda history: None,
+) -> History:
+    """Evaluate proposals, ``n_jobs`` at a time, until the budget or the searcher runs out."""
+    exhausted = False
+    while True:
+        stop_at = _search_end(history, runner.folds, budget)
+        while not exhausted and runner.n_running < n_jobs and clock() < stop_at:
+            if budget.evals_left(len(history) + runner.n_running) <= 0:
+                break
+            proposal = searcher.ask()
+            if proposal is None:
+                exhausted = True
+                break
+            runner.submit(proposal, time_limit=min(budget.eval_time_limit, stop_at - clock()))
+        if runner.n_running == 0:
+            return history
+        for trial in runner.wait(timeout=max(0.0, stop_at - clock())):
+            history.add(trial)
+            searcher.tell(trial)
+            on_trial(history)
+        if clock() >= _search_end(history, runner.folds, budget):
+            runner.cancel()
+            exhausted = True
+
+
+def _search_end(history: History, folds: Folds, budget: Budget) -> float:
+    best = history.best()
+    reserve = OVERHEAD_SECONDS + (refit_estimate(best, folds) if best is not None else 0.0)
+    return budget.end - reserve if math.isfinite(budget.end) else math.inf

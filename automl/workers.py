@@ -1,0 +1,361 @@
+"""Run tasks in child processes that can be stopped, each on its own.
+
+A pool starts one *fork server*: a fresh Python process (``python -c``, so it never
+imports the user's ``__main__``) that imports scikit-learn, LightGBM and XGBoost
+once and holds the shared data. For each task it forks a child, which inherits
+all of that for free. A child runs in its own process group; the pool kills the
+whole group when the task's time limit passes, even inside native code, and only
+that task is lost. The fork server itself never runs a model, so forking it is
+safe with OpenMP.
+
+Why not ``joblib.Parallel``: it cannot stop one runaway task without breaking the
+whole pool, and its workers cannot hold a time limit inside native code.
+joblib still stores the shared data, memory-mapped, so children do not copy it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import pickle
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import joblib
+
+#: Modules the fork server imports once, so that children start warm.
+PRELOAD = ("automl.evaluation", "automl.components", "sklearn.ensemble", "lightgbm", "xgboost")
+#: Environment of the fork server: one thread per process for every numeric library.
+_ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+_POLL_SECONDS = 0.02
+_LOG_TAIL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A reference to data the fork server holds; a task's argument resolves to the data."""
+
+    path: str
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """How a task ended: ``ok`` with its value, or ``failed``/``timeout``/``crashed``."""
+
+    task_id: int
+    status: str
+    value: Any = None
+    error: str = ""
+    duration: float = 0.0
+
+
+@dataclass(eq=False)
+class _Task:
+    task_id: int
+    directory: Path
+    time_limit: float
+    submitted: float
+    pid: int | None = None
+    started: float | None = None
+    killed_for: str = ""
+
+
+class WorkerPool:
+    """Runs up to any number of tasks at once, each in a forked child with a time limit.
+
+    Use it as a context manager: leaving it kills what still runs and removes
+    its temporary files.
+    """
+
+    def __init__(self):
+        self._directory = Path(tempfile.mkdtemp(prefix="automl-"))
+        self._ids = itertools.count()
+        self._tasks: dict[int, _Task] = {}
+        self._shared: list[str] = []
+        self._server: subprocess.Popen | None = None
+        self._messages: queue.Queue = queue.Queue()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def n_running(self) -> int:
+        return len(self._tasks)
+
+    def share(self, data: Any) -> Shared:
+        """Store ``data`` once for all tasks; pass the returned reference as an argument."""
+        path = str(self._directory / f"shared-{len(self._shared)}.joblib")
+        joblib.dump(data, path)
+        self._shared.append(path)
+        if self._server is not None:
+            self._send({"op": "load", "path": path})
+        return Shared(path)
+
+    def submit(self, fn, *args, time_limit: float) -> int:
+        """Start ``fn(*args)`` in a child; returns the task id that its :class:`Outcome` carries."""
+        self._ensure_server()
+        task_id = next(self._ids)
+        directory = self._directory / f"task-{task_id}"
+        directory.mkdir()
+        with open(directory / "task.pkl", "wb") as file:
+            # cloudpickle: functions and classes of the caller's __main__ travel by value.
+            cloudpickle.dump((fn, args), file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._tasks[task_id] = _Task(task_id, directory, time_limit, time.monotonic())
+        self._send({"op": "run", "id": task_id, "dir": str(directory)})
+        return task_id
+
+    def wait(self, timeout: float) -> list[Outcome]:
+        """Outcomes of the tasks that end within ``timeout`` seconds (at least one if any runs)."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        outcomes: list[Outcome] = []
+        while self._tasks:
+            self._kill_overdue()
+            wait_for = min(_POLL_SECONDS * 5, max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(queue.Empty):
+                outcomes.extend(self._handle(self._messages.get(timeout=wait_for)))
+            if time.monotonic() >= deadline or (outcomes and self._messages.empty()):
+                break
+        return outcomes
+
+    def cancel(self, reason: str = "timeout") -> None:
+        """Kill every running task; their outcomes still arrive through :meth:`wait`."""
+        for task in self._tasks.values():
+            self._kill(task, reason)
+
+    def close(self) -> None:
+        """Kill all tasks, stop the fork server and remove the temporary files."""
+        if self._server is not None:
+            self.cancel("cancelled")
+            try:
+                self._send({"op": "exit"})
+                self._server.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self._server.kill()
+            self._server = None
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+    # -- the fork server, seen from here -------------------------------------
+    def _ensure_server(self) -> None:
+        if self._server is not None and self._server.poll() is None:
+            return
+        env = {**os.environ, **_ONE_THREAD, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._server = subprocess.Popen(
+            [sys.executable, "-c", "from automl.workers import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=os.getcwd(),
+        )
+        self._messages = queue.Queue()
+        reader = threading.Thread(target=_read_lines, args=(self._server.stdout, self._messages))
+        reader.daemon = True
+        reader.start()
+        for path in self._shared:
+            self._send({"op": "load", "path": path})
+
+    def _send(self, message: dict) -> None:
+        self._server.stdin.write((json.dumps(message) + "\n").encode())
+        self._server.stdin.flush()
+
+    def _handle(self, message: dict | None) -> list[Outcome]:
+        if message is None:  # the fork server died, and with it every running task
+            self._server = None
+            return [
+                self._finish(task, "crashed", "the fork server died")
+                for task in list(self._tasks.values())
+            ]
+        task = self._tasks.get(message.get("id"))
+        if task is None:
+            return []
+        if message["op"] == "started":
+            task.pid, task.started = message["pid"], time.monotonic()
+            if task.killed_for:
+                _kill_group(task.pid)
+            return []
+        return [self._collect(task, message["status"])]
+
+    def _collect(self, task: _Task, status: int) -> Outcome:
+        result = task.directory / "result.pkl"
+        if result.exists():
+            with open(result, "rb") as file:
+                kind, payload = pickle.load(file)
+            return self._finish(task, kind, error="" if kind == "ok" else payload, value=payload)
+        if task.killed_for:
+            limit = f"{task.time_limit:.1f}"
+            reason = (
+                f"stopped after the time limit of {limit} s"
+                if task.killed_for == "timeout"
+                else task.killed_for
+            )
+            return self._finish(task, task.killed_for, reason)
+        return self._finish(task, "crashed", _crash_reason(status, task.directory / "log.txt"))
+
+    def _finish(self, task: _Task, status: str, error: str = "", value: Any = None) -> Outcome:
+        del self._tasks[task.task_id]
+        duration = time.monotonic() - (task.started or task.submitted)
+        shutil.rmtree(task.directory, ignore_errors=True)
+        return Outcome(task.task_id, status, value if status == "ok" else None, error, duration)
+
+    def _kill_overdue(self) -> None:
+        now = time.monotonic()
+        for task in self._tasks.values():
+            if task.started is not None and now - task.started > task.time_limit:
+                self._kill(task, "timeout")
+
+    def _kill(self, task: _Task, reason: str) -> None:
+        if not task.killed_for:
+            task.killed_for = reason
+            if task.pid is not None:
+                _kill_group(task.pid)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:  # not yet in its own group, or gone
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _read_lines(stream, messages: queue.Queue) -> None:
+    for line in stream:
+        messages.put(json.loads(line))
+    messages.put(None)
+
+
+def _crash_reason(status: int, log: Path) -> str:
+    if status < 0:
+        reason = f"killed by signal {signal.Signals(-status).name}"
+    else:
+        reason = f"exited with code {status}"
+    try:
+        tail = log.read_text(errors="replace")[-_LOG_TAIL_CHARS:].strip()
+    except OSError:
+        tail = ""
+    return f"{reason}: {tail}" if tail else reason
+
+
+# -- the fork server itself -------------------------------------------------------
+_SHARED: dict[str, Any] = {}
+
+
+def serve() -> None:
+    """Main loop of the fork server: one JSON command a line on stdin, events on stdout."""
+    for module in PRELOAD:
+        __import__(module)
+    parent = os.getppid()
+    children: dict[int, int] = {}
+    pending = b""
+    while True:
+        readable, _, _ = select.select([0], [], [], _POLL_SECONDS)
+        if readable:
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            if any(_obey(json.loads(line), children) for line in lines if line):
+                break
+        _reap(children)
+        if os.getppid() != parent:  # our parent died without telling us
+            break
+    for pid in children:
+        _kill_group(pid)
+
+
+def _obey(command: dict, children: dict[int, int]) -> bool:
+    """Carry out one command; True means stop serving."""
+    if command["op"] == "load":
+        _SHARED[command["path"]] = joblib.load(command["path"], mmap_mode="r")
+    elif command["op"] == "run":
+        pid = os.fork()
+        if pid == 0:
+            _child(Path(command["dir"]))
+        _own_group(pid)
+        children[pid] = command["id"]
+        _emit({"op": "started", "id": command["id"], "pid": pid})
+    return command["op"] == "exit"
+
+
+def _own_group(pid: int) -> None:
+    # Both sides set the group, so that it exists whichever runs first; OSError means
+    # the child already did, or already exited.
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+
+
+def _reap(children: dict[int, int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        task_id = children.pop(pid, None)
+        if task_id is not None:
+            _emit({"op": "exited", "id": task_id, "status": os.waitstatus_to_exitcode(status)})
+
+
+def _emit(message: dict) -> None:
+    os.write(1, (json.dumps(message) + "\n").encode())
+
+
+def _child(directory: Path) -> None:
+    """Run one task in a forked child and leave its result in ``directory``; never returns."""
+    try:
+        os.setpgid(0, 0)
+        log = os.open(directory / "log.txt", os.O_WRONLY | os.O_CREAT, 0o644)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)  # the fork server's stdout is our protocol: keep it clean
+        os.dup2(log, 2)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        _write_result(directory, _run(directory / "task.pkl"))
+    finally:
+        os._exit(0)
+
+
+def _run(task_path: Path) -> tuple[str, Any]:
+    from threadpoolctl import threadpool_limits
+
+    warnings.simplefilter("ignore")
+    try:
+        with open(task_path, "rb") as file:
+            fn, args = pickle.load(file)
+        args = [_resolve(a) if isinstance(a, Shared) else a for a in args]
+        with threadpool_limits(1):
+            return "ok", fn(*args)
+    except Exception as error:  # the task's failure is its result, reported in full
+        lines = traceback.format_exception(error)
+        return "failed", f"{type(error).__name__}: {error}\n{''.join(lines[-6:])}"
+
+
+def _resolve(shared: Shared) -> Any:
+    if shared.path not in _SHARED:
+        _SHARED[shared.path] = joblib.load(shared.path, mmap_mode="r")
+    return _SHARED[shared.path]
+
+
+def _write_result(directory: Path, result: tuple[str, Any]) -> None:
+    partial = directory / "result.partial"
+    with open(partial, "wb") as file:
+        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.rename(directory / "result.pkl")  # atomic: a reader never sees half a result

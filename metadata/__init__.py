@@ -1,0 +1,1 @@
+"""automl's knowledge base: text files read through ``automl.knowledge`` only."""
