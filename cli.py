@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from automl import AutoClassifier, load_model
-from automl.data import align_columns
+from automl.data import check_prediction_data
 from automl.export import read_manifest, version_drift
 
 #: Estimator parameters the command sets itself (progress is shown unless --quiet).
@@ -155,7 +155,7 @@ def _predict(args: argparse.Namespace) -> int:
     model, manifest = load_model(args.model)
     names = manifest["features"]["numeric"] + manifest["features"]["categorical"]
     X = read_table(args.data)
-    X = align_columns(X, names if all(isinstance(n, str) for n in names) else None)
+    X = check_prediction_data(X, names if all(isinstance(n, str) for n in names) else None)
     result = pd.DataFrame({"prediction": model.predict(X)})
     if args.proba:
         proba = model.predict_proba(X)

@@ -82,8 +82,8 @@ def check_training_data(X, y) -> TrainingData:
     classes, y_codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"y has a single class ({classes[0]!r}); classification needs at least "
-            "2 classes. Check that the target column is the right one."
+            f"y has 1 class ({classes[0]}); classification needs at least 2 classes. "
+            "Check that the target column is the right one."
         )
     if X.shape[0] < 2:
         raise ValueError("fit needs at least 2 samples, one per class; got 1 sample.")
@@ -113,12 +113,13 @@ def feature_names(X) -> np.ndarray | None:
     return None
 
 
-def align_columns(X, names: np.ndarray | None):
-    """Select the columns seen in ``fit`` by name, in their order.
+def check_prediction_data(X, names: np.ndarray | None):
+    """Validate ``X`` for ``predict`` and select the columns seen in ``fit`` by name.
 
     Extra columns are ignored and the order does not matter; a missing column is
     an error that names it.
     """
+    X = _as_table(X)
     if names is None or not isinstance(X, pd.DataFrame):
         return X
     missing = [name for name in names if name not in X.columns]
@@ -151,7 +152,10 @@ def _as_table(X) -> pd.DataFrame | np.ndarray:
     if X.shape[0] == 0:
         raise ValueError("Found array with 0 sample(s): X has no rows.")
     if X.shape[1] == 0:
-        raise ValueError("Found array with 0 feature(s): X has no columns.")
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            "required: X has no columns."
+        )
     return X
 
 

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from automl import __version__
 from automl.budget import Budget
 from automl.components import default_grammar
-from automl.data import align_columns, check_training_data
+from automl.data import check_prediction_data, check_training_data
 from automl.evaluation import Dataset, make_folds
 from automl.export import save_model
 from automl.history import History
@@ -164,11 +164,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Class labels for the rows of ``X``."""
-        return self.best_pipeline_.predict(self._check_X(X))
+        X = self._check_X(X)
+        return self.best_pipeline_.predict(X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
-        return self.best_pipeline_.predict_proba(self._check_X(X))
+        X = self._check_X(X)
+        return self.best_pipeline_.predict_proba(X)
 
     def leaderboard(self):
         """Every evaluated pipeline as a DataFrame, the best first."""
@@ -204,7 +206,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        X = align_columns(X, getattr(self, "feature_names_in_", None))
+        X = check_prediction_data(X, getattr(self, "feature_names_in_", None))
         validate_data(self, X, reset=False, skip_check_array=True)
         return X
 

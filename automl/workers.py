@@ -75,8 +75,71 @@ class _Task:
     killed_for: str = ""
 
 
+class _ForkServer:
+    """The fork server of this process: started on first use and shared by every pool.
+
+    Sharing it saves each ``fit`` the second or two that importing the libraries takes.
+    """
+
+    _current: _ForkServer | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls) -> _ForkServer:
+        with cls._lock:
+            if cls._current is None or not cls._current.alive:
+                cls._current = cls()
+            return cls._current
+
+    def __init__(self):
+        env = {**os.environ, **_ONE_THREAD, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from automl.workers import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._ids = itertools.count()
+        self._inboxes: dict[int, queue.Queue] = {}
+        self._write_lock = threading.Lock()
+        threading.Thread(target=self._dispatch, daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def run(self, directory: Path, inbox: queue.Queue) -> int:
+        """Fork a child for the task in ``directory``; its events go to ``inbox``."""
+        task_id = next(self._ids)
+        self._inboxes[task_id] = inbox
+        self._send({"op": "run", "id": task_id, "dir": str(directory)})
+        return task_id
+
+    def load(self, path: str) -> None:
+        self._send({"op": "load", "path": path})
+
+    def unload(self, path: str) -> None:
+        self._send({"op": "unload", "path": path})
+
+    def _send(self, message: dict) -> None:
+        with self._write_lock:
+            self._process.stdin.write((json.dumps(message) + "\n").encode())
+            self._process.stdin.flush()
+
+    def _dispatch(self) -> None:
+        for line in self._process.stdout:
+            message = json.loads(line)
+            inbox = self._inboxes.get(message["id"])
+            if message["op"] == "exited":
+                self._inboxes.pop(message["id"], None)
+            if inbox is not None:
+                inbox.put(message)
+        for inbox in set(self._inboxes.values()):  # it died: every running task is lost
+            inbox.put(None)
+
+
 class WorkerPool:
-    """Runs up to any number of tasks at once, each in a forked child with a time limit.
+    """Runs tasks at once, each in a forked child with a time limit of its own.
 
     Use it as a context manager: leaving it kills what still runs and removes
     its temporary files.
@@ -84,11 +147,10 @@ class WorkerPool:
 
     def __init__(self):
         self._directory = Path(tempfile.mkdtemp(prefix="automl-"))
-        self._ids = itertools.count()
         self._tasks: dict[int, _Task] = {}
         self._shared: list[str] = []
-        self._server: subprocess.Popen | None = None
-        self._messages: queue.Queue = queue.Queue()
+        self._server: _ForkServer | None = None
+        self._inbox: queue.Queue = queue.Queue()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -106,20 +168,18 @@ class WorkerPool:
         joblib.dump(data, path)
         self._shared.append(path)
         if self._server is not None:
-            self._send({"op": "load", "path": path})
+            self._server.load(path)
         return Shared(path)
 
     def submit(self, fn, *args, time_limit: float) -> int:
         """Start ``fn(*args)`` in a child; returns the task id that its :class:`Outcome` carries."""
-        self._ensure_server()
-        task_id = next(self._ids)
-        directory = self._directory / f"task-{task_id}"
-        directory.mkdir()
+        server = self._attach()
+        directory = Path(tempfile.mkdtemp(prefix="task-", dir=self._directory))
         with open(directory / "task.pkl", "wb") as file:
             # cloudpickle: functions and classes of the caller's __main__ travel by value.
             cloudpickle.dump((fn, args), file, protocol=pickle.HIGHEST_PROTOCOL)
+        task_id = server.run(directory, self._inbox)
         self._tasks[task_id] = _Task(task_id, directory, time_limit, time.monotonic())
-        self._send({"op": "run", "id": task_id, "dir": str(directory)})
         return task_id
 
     def wait(self, timeout: float) -> list[Outcome]:
@@ -130,8 +190,8 @@ class WorkerPool:
             self._kill_overdue()
             wait_for = min(_POLL_SECONDS * 5, max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(queue.Empty):
-                outcomes.extend(self._handle(self._messages.get(timeout=wait_for)))
-            if time.monotonic() >= deadline or (outcomes and self._messages.empty()):
+                outcomes.extend(self._handle(self._inbox.get(timeout=wait_for)))
+            if time.monotonic() >= deadline or (outcomes and self._inbox.empty()):
                 break
         return outcomes
 
@@ -141,43 +201,24 @@ class WorkerPool:
             self._kill(task, reason)
 
     def close(self) -> None:
-        """Kill all tasks, stop the fork server and remove the temporary files."""
-        if self._server is not None:
-            self.cancel("cancelled")
-            try:
-                self._send({"op": "exit"})
-                self._server.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self._server.kill()
-            self._server = None
+        """Kill what still runs, free the shared data and remove the temporary files."""
+        self.cancel("cancelled")
+        if self._server is not None and self._server.alive:
+            for path in self._shared:
+                self._server.unload(path)
+        self._server = None
         shutil.rmtree(self._directory, ignore_errors=True)
 
-    # -- the fork server, seen from here -------------------------------------
-    def _ensure_server(self) -> None:
-        if self._server is not None and self._server.poll() is None:
-            return
-        env = {**os.environ, **_ONE_THREAD, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._server = subprocess.Popen(
-            [sys.executable, "-c", "from automl.workers import serve; serve()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=os.getcwd(),
-        )
-        self._messages = queue.Queue()
-        reader = threading.Thread(target=_read_lines, args=(self._server.stdout, self._messages))
-        reader.daemon = True
-        reader.start()
-        for path in self._shared:
-            self._send({"op": "load", "path": path})
-
-    def _send(self, message: dict) -> None:
-        self._server.stdin.write((json.dumps(message) + "\n").encode())
-        self._server.stdin.flush()
+    def _attach(self) -> _ForkServer:
+        server = _ForkServer.get()
+        if server is not self._server:  # the first task, or the server was restarted
+            for path in self._shared:
+                server.load(path)
+            self._server = server
+        return server
 
     def _handle(self, message: dict | None) -> list[Outcome]:
         if message is None:  # the fork server died, and with it every running task
-            self._server = None
             return [
                 self._finish(task, "crashed", "the fork server died")
                 for task in list(self._tasks.values())
@@ -235,12 +276,6 @@ def _kill_group(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _read_lines(stream, messages: queue.Queue) -> None:
-    for line in stream:
-        messages.put(json.loads(line))
-    messages.put(None)
-
-
 def _crash_reason(status: int, log: Path) -> str:
     if status < 0:
         reason = f"killed by signal {signal.Signals(-status).name}"
@@ -284,6 +319,8 @@ def _obey(command: dict, children: dict[int, int]) -> bool:
     """Carry out one command; True means stop serving."""
     if command["op"] == "load":
         _SHARED[command["path"]] = joblib.load(command["path"], mmap_mode="r")
+    elif command["op"] == "unload":
+        _SHARED.pop(command["path"], None)
     elif command["op"] == "run":
         pid = os.fork()
         if pid == 0:
