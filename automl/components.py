@@ -24,6 +24,7 @@ from sklearn.feature_selection import SelectPercentile, VarianceThreshold, f_cla
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
@@ -92,8 +93,13 @@ def _ordinal(params: dict[str, Any], profile: DataProfile) -> OrdinalEncoder:
     )
 
 
+def _target_encoder() -> TargetEncoder:
+    # An explicit splitter makes the cross fitting inside the encoder deterministic.
+    return TargetEncoder(cv=StratifiedKFold(5, shuffle=True, random_state=0))
+
+
 def _target(params: dict[str, Any], profile: DataProfile) -> TargetEncoder:
-    return TargetEncoder()
+    return _target_encoder()
 
 
 def _by_cardinality(params: dict[str, Any], profile: DataProfile) -> ColumnTransformer:
@@ -106,7 +112,7 @@ def _by_cardinality(params: dict[str, Any], profile: DataProfile) -> ColumnTrans
         identifier = column if isinstance(column, str) else position
         (few if n <= params["max_onehot_cardinality"] else many).append(identifier)
     return ColumnTransformer(
-        [("onehot", _onehot_encoder(_ONEHOT_CAP), few), ("target", TargetEncoder(), many)],
+        [("onehot", _onehot_encoder(_ONEHOT_CAP), few), ("target", _target_encoder(), many)],
         sparse_threshold=0.0,
     )
 

@@ -418,7 +418,12 @@ class Grammar:
         steps.extend((step.name, self._make(step)) for step in spec.features)
         steps.append(("classifier", self._make(spec.classifier)))
         pipeline = Pipeline(steps)
-        seeds = {k: random_state for k in pipeline.get_params() if k.endswith("random_state")}
+        # Only unset seeds: a string there is a library's deprecation sentinel.
+        seeds = {
+            name: random_state
+            for name, value in pipeline.get_params().items()
+            if name.endswith("random_state") and (value is None or isinstance(value, int))
+        }
         return pipeline.set_params(**seeds)
 
     def _make(self, step: Step) -> Any:

@@ -1,0 +1,81 @@
+"""Cross-validation: stratified folds, no leakage, out-of-fold predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from automl.evaluation import HOLDOUT_ABOVE_ROWS, Dataset, cross_validate, make_folds
+from automl.metrics import METRICS
+
+
+class RowSpy(TransformerMixin, BaseEstimator):
+    """Records the ``row_id`` values of every ``fit`` it sees, then drops that column."""
+
+    seen: list[set[int]] = []
+
+    def fit(self, X, y=None):
+        RowSpy.seen.append(set(X["row_id"].astype(int)))
+        return self
+
+    def transform(self, X):
+        return X.drop(columns="row_id").to_numpy()
+
+
+def _dataset(n_rows=100, n_classes=3, seed=0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n_rows)
+    X = pd.DataFrame({"row_id": np.arange(n_rows), "signal": y + rng.normal(0, 0.7, n_rows)})
+    return Dataset(X, y, y, make_folds(y, cv=5, random_state=seed), n_classes)
+
+
+def test_folds_are_stratified_and_validate_every_row_once():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    folds = make_folds(y, cv=5, random_state=1)
+    assert len(folds) == 5
+    validated = np.concatenate(folds.valid)
+    assert sorted(validated) == list(range(100))
+    for valid in folds.valid:
+        assert list(np.bincount(y[valid])) == [10, 6, 4]
+    assert folds.train_fraction == pytest.approx(0.8)
+
+
+def test_a_class_smaller_than_the_folds_lowers_their_number_with_a_warning():
+    y = np.array([0] * 20 + [1] * 3)
+    with pytest.warns(UserWarning, match="using 3 folds"):
+        folds = make_folds(y, cv=5)
+    assert len(folds) == 3
+
+
+def test_large_data_gets_one_holdout_split():
+    y = np.arange(HOLDOUT_ABOVE_ROWS + 10) % 2
+    folds = make_folds(y)
+    assert len(folds) == 1
+    assert "holdout" in folds.description
+
+
+def test_no_validation_row_reaches_any_fit():
+    data = _dataset()
+    RowSpy.seen = []
+    pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
+    cross_validate(data, pipeline, METRICS["log_loss"])
+    assert len(RowSpy.seen) == len(data.folds)
+    for seen, train, valid in zip(RowSpy.seen, data.folds.train, data.folds.valid, strict=True):
+        assert seen == set(train)
+        assert seen.isdisjoint(valid)
+
+
+def test_out_of_fold_probabilities_give_the_fold_scores():
+    data = _dataset()
+    pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
+    result = cross_validate(data, pipeline, METRICS["log_loss"])
+    assert not np.isnan(result.oof_proba).any()
+    np.testing.assert_allclose(result.oof_proba.sum(axis=1), 1.0)
+    for score, valid in zip(result.scores, data.folds.valid, strict=True):
+        assert score == pytest.approx(METRICS["log_loss"](data.y_codes[valid], result.oof_proba[valid]))
+    assert np.mean(result.scores) < np.log(3) - 0.2  # well below chance: the signal is learnt
+    assert result.fit_time > 0

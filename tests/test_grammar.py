@@ -1,0 +1,179 @@
+"""The pipeline grammar: every component works, and every sampled pipeline is valid."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from automl.components import COMPONENTS, default_grammar
+from automl.data import DataProfile, check_training_data
+from automl.grammar import (
+    Grammar,
+    Hyperparameter,
+    InvalidPipelineError,
+    PipelineSpec,
+    Step,
+)
+from tests.helpers import mixed_frame
+
+MIXED_X, MIXED_Y = mixed_frame(120)
+MIXED = check_training_data(MIXED_X, MIXED_Y)
+GRAMMAR = default_grammar(MIXED.profile)
+
+
+def _fit_and_predict(spec: PipelineSpec) -> np.ndarray:
+    pipeline = GRAMMAR.build(spec, random_state=0).fit(MIXED.X, MIXED.y)
+    return pipeline.predict_proba(MIXED.X.iloc[:7])
+
+
+@pytest.mark.parametrize("classifier", GRAMMAR.options("classifier"))
+def test_every_classifier_fits_with_its_defaults(classifier):
+    proba = _fit_and_predict(GRAMMAR.default_pipeline(classifier))
+    assert proba.shape == (7, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    "slot,name",
+    [
+        (slot, name)
+        for slot in ("encoding", "scaling", "features")
+        for name in GRAMMAR.options(slot)
+    ],
+)
+def test_every_preprocessor_fits_with_random_hyperparameters(slot, name):
+    base = GRAMMAR.default_pipeline("logistic_regression")
+    rng = np.random.default_rng(0)
+    step = GRAMMAR.sample_step(slot, rng, name)
+    if slot == "features":
+        spec = PipelineSpec(base.classifier, base.scaling, base.imputation, base.encoding, (step,))
+    else:
+        spec = PipelineSpec(**{**base.__dict__, slot: step})
+    assert _fit_and_predict(spec).shape == (7, 2)
+
+
+def test_default_pipelines_cover_every_classifier_once():
+    names = [spec.classifier.name for spec in GRAMMAR.default_pipelines()]
+    assert names == list(GRAMMAR.options("classifier"))
+    assert names[0] == "lightgbm"
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sampled_pipelines_are_valid_and_round_trip_through_json(seed):
+    spec = GRAMMAR.sample(np.random.default_rng(seed))
+    assert GRAMMAR.problems(spec) == []
+    again = PipelineSpec.from_json(json.dumps(json.loads(spec.to_json())))
+    assert again == spec and again.key == spec.key
+    vector = GRAMMAR.encode(spec)
+    assert vector.shape == (GRAMMAR.n_dims,)
+    assert np.all((vector >= -1) & (vector <= 1))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(4, 40))
+def test_bounds_that_depend_on_the_data_hold_on_tiny_data(seed, n_rows):
+    profile = DataProfile(
+        n_rows=n_rows, n_classes=2, numeric_columns=(0, 1, 2), categorical_columns=()
+    )
+    grammar = default_grammar(profile)
+    spec = grammar.sample(np.random.default_rng(seed))
+    assert grammar.problems(spec) == []
+    assert spec.encoding is None
+    for _, step in spec.steps():
+        params = step.kwargs
+        if step.name == "knn":
+            assert params["n_neighbors"] <= max(1, n_rows * 4 // 5 // 2)
+        if step.name == "nystroem":
+            assert params["n_components"] <= max(1, n_rows * 4 // 5)
+
+
+@given(unit=st.floats(0, 1))
+def test_hyperparameter_units_invert(unit):
+    for hp in (
+        Hyperparameter.float("x", 1e-4, 10.0, 1.0, log=True),
+        Hyperparameter.int("n", 2, 300, 10, log=True),
+        Hyperparameter.choice("c", ("a", "b", "c"), "a"),
+    ):
+        value = hp.from_unit(unit)
+        assert hp.contains(value)
+        assert hp.from_unit(hp.to_unit(value)) == value
+
+
+def test_conditional_hyperparameters_appear_only_when_active():
+    rng = np.random.default_rng(3)
+    steps = [GRAMMAR.sample_step("classifier", rng, "decision_tree") for _ in range(40)]
+    for step in steps:
+        assert ("max_depth" in step.kwargs) == step.kwargs["limit_depth"]
+    assert {step.kwargs["limit_depth"] for step in steps} == {False, True}
+
+
+def _with(spec: PipelineSpec, **changes) -> PipelineSpec:
+    return PipelineSpec(**{**spec.__dict__, **changes})
+
+
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"classifier": Step.of("svm_rbf")}, "'svm_rbf' is not a classifier component"),
+        (
+            {"classifier": Step.of("knn", {"n_neighbors": 10_000, "weights": "uniform", "p": 2})},
+            "out of range",
+        ),
+        (
+            {"classifier": Step.of("gaussian_nb", {"var_smoothing": 1e-9, "colour": "red"})},
+            "unknown or inactive 'colour'",
+        ),
+        ({"classifier": Step.of("gaussian_nb")}, "missing 'var_smoothing'"),
+        ({"encoding": None}, "lacks encoding"),
+        (
+            {"features": (Step.of("polynomial", {"interaction_only": True}),) * 2},
+            "cannot come at position 1",
+        ),
+        (
+            {"scaling": Step.of("pca", {"variance": 0.9, "whiten": False})},
+            "not a scaling component",
+        ),
+    ],
+)
+def test_invalid_pipelines_are_rejected_with_the_reason(change, reason):
+    spec = _with(GRAMMAR.default_pipeline("gaussian_nb"), **change)
+    with pytest.raises(InvalidPipelineError, match=reason):
+        GRAMMAR.build(spec)
+
+
+def test_two_expanding_feature_steps_are_invalid():
+    nystroem = GRAMMAR.default_step("features", "nystroem")
+    polynomial = GRAMMAR.default_step("features", "polynomial")
+    spec = _with(GRAMMAR.default_pipeline("gaussian_nb"), features=(nystroem, polynomial))
+    assert any("polynomial" in problem for problem in GRAMMAR.problems(spec))
+
+
+def test_booleans_are_not_numbers_to_a_hyperparameter():
+    assert not Hyperparameter.int("n", 0, 5, 1).contains(True)
+    assert not Hyperparameter.choice("flag", (False, True), False).contains(1)
+
+
+def test_a_pipeline_from_another_format_version_is_refused():
+    data = GRAMMAR.default_pipeline("lightgbm").to_dict()
+    data["format"] = 99
+    with pytest.raises(InvalidPipelineError, match="format 99"):
+        PipelineSpec.from_dict(data)
+
+
+def test_build_seeds_every_random_state():
+    spec = GRAMMAR.default_pipeline("xgboost")
+    params = GRAMMAR.build(spec, random_state=123).get_params()
+    seeds = {k: v for k, v in params.items() if k.endswith("random_state")}
+    assert seeds and set(seeds.values()) == {123}
+
+
+def test_a_grammar_needs_a_classifier():
+    profile = DataProfile(n_rows=10, n_classes=2, numeric_columns=(0,), categorical_columns=())
+    scalers_only = [c for c in COMPONENTS if c.slot != "classifier"]
+    with pytest.raises(ValueError, match="no component for the 'classifier' slot"):
+        Grammar(scalers_only, profile)

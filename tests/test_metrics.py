@@ -1,0 +1,51 @@
+"""The metric registry agrees with scikit-learn and survives small folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss, roc_auc_score
+
+from automl.metrics import METRICS, get_metric
+
+
+def _random_problem(n_classes: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, 200)
+    proba = rng.dirichlet(np.ones(n_classes), 200)
+    return y, proba
+
+
+def test_roc_auc_matches_scikit_learn_for_binary_and_multiclass():
+    y, proba = _random_problem(2)
+    assert METRICS["roc_auc"](y, proba) == pytest.approx(roc_auc_score(y, proba[:, 1]))
+    y, proba = _random_problem(4)
+    expected = roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    assert METRICS["roc_auc"](y, proba) == pytest.approx(expected)
+
+
+def test_roc_auc_skips_a_class_absent_from_the_fold():
+    y, proba = _random_problem(3)
+    present = y != 2
+    score = METRICS["roc_auc"](y[present], proba[present])
+    assert np.isfinite(score)
+
+
+def test_log_loss_is_finite_on_certain_wrong_answers():
+    y = np.array([0, 1, 2])
+    proba = np.eye(3)[[1, 2, 0]]
+    value = METRICS["log_loss"](y, proba)
+    assert np.isfinite(value) and value > 10
+    y, proba = _random_problem(3)
+    assert METRICS["log_loss"](y, proba) == pytest.approx(log_loss(y, proba))
+
+
+def test_auto_is_roc_auc_for_two_classes_and_log_loss_for_more():
+    assert get_metric("auto", 2).name == "roc_auc"
+    assert get_metric("auto", 5).name == "log_loss"
+    assert get_metric("auto", 5).objective(0.3) == -0.3
+
+
+def test_an_unknown_metric_lists_the_choices():
+    with pytest.raises(ValueError, match="choose one of"):
+        get_metric("precision_at_k", 2)

@@ -1,0 +1,91 @@
+"""The worker pool: time limits that hold in native code, and failures that stay contained."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+
+import numpy as np
+
+from automl.workers import WorkerPool
+
+
+def total(data, offset):
+    return float(np.sum(data["values"])) + offset
+
+
+def sleep_in_python(data):
+    time.sleep(600)
+
+
+def sleep_in_c(data):
+    ctypes.CDLL(None).sleep(600)  # native code: no Python signal handler can interrupt it
+
+
+def raise_error(data):
+    raise RuntimeError("this component is broken")
+
+
+def segfault(data):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _run_all(pool, timeout=60):
+    outcomes = {}
+    deadline = time.monotonic() + timeout
+    while pool.n_running and time.monotonic() < deadline:
+        for outcome in pool.wait(5):
+            outcomes[outcome.task_id] = outcome
+    return outcomes
+
+
+def test_each_task_ends_on_its_own_and_the_others_go_on():
+    with WorkerPool() as pool:
+        data = pool.share({"values": np.arange(10)})
+        start = time.monotonic()
+        ids = {
+            "python": pool.submit(sleep_in_python, data, time_limit=1.0),
+            "native": pool.submit(sleep_in_c, data, time_limit=1.0),
+            "error": pool.submit(raise_error, data, time_limit=30),
+            "segfault": pool.submit(segfault, data, time_limit=30),
+            "ok": pool.submit(total, data, 0.5, time_limit=30),
+        }
+        outcomes = _run_all(pool)
+        elapsed = time.monotonic() - start
+    status = {name: outcomes[task].status for name, task in ids.items()}
+    assert status == {
+        "python": "timeout",
+        "native": "timeout",
+        "error": "failed",
+        "segfault": "crashed",
+        "ok": "ok",
+    }
+    assert outcomes[ids["ok"]].value == 45.5
+    assert "this component is broken" in outcomes[ids["error"]].error
+    assert "SIGSEGV" in outcomes[ids["segfault"]].error
+    assert "time limit of 1.0 s" in outcomes[ids["native"]].error
+    assert elapsed < 30  # the sleepers were stopped, not waited for
+
+
+def test_cancel_stops_running_tasks():
+    with WorkerPool() as pool:
+        data = pool.share({"values": np.arange(3)})
+        task = pool.submit(sleep_in_c, data, time_limit=600)
+        pool.wait(0.5)
+        pool.cancel("timeout")
+        outcomes = _run_all(pool, timeout=20)
+    assert outcomes[task].status == "timeout"
+
+
+def test_a_task_may_be_a_closure_of_the_caller():
+    offset = 2.0
+
+    def shifted(data):
+        return float(data["values"].max()) + offset
+
+    with WorkerPool() as pool:
+        task = pool.submit(shifted, pool.share({"values": np.arange(4)}), time_limit=30)
+        outcomes = _run_all(pool)
+    assert outcomes[task].value == 5.0
