@@ -25,7 +25,9 @@ def test_a_mixed_frame_is_described_and_left_as_given(mixed):
 
 
 def test_an_object_array_is_split_into_numbers_and_strings():
-    X = np.array([[1.0, "a", True], [2.5, "b", False], [np.nan, None, True], [4, "a", False]], dtype=object)
+    X = np.array(
+        [[1.0, "a", True], [2.5, "b", False], [np.nan, None, True], [4, "a", False]], dtype=object
+    )
     data = check_training_data(X, [0, 1, 0, 1])
     assert data.profile.numeric_columns == (0, 2)
     assert data.profile.categorical_columns == (1,)
@@ -57,7 +59,11 @@ def test_pandas_categorical_and_nullable_columns():
         (np.zeros(4), [0, 1, 0, 1], "Expected 2D array"),
         (np.array([[1.0, np.inf], [2.0, 3.0]]), [0, 1], "infinity in column 1"),
         (np.ones((4, 2)) + 1j, [0, 1, 0, 1], "Complex data not supported"),
-        (pd.DataFrame({"when": pd.date_range("2024-01-01", periods=4)}), [0, 1, 0, 1], "dates or durations"),
+        (
+            pd.DataFrame({"when": pd.date_range("2024-01-01", periods=4)}),
+            [0, 1, 0, 1],
+            "dates or durations",
+        ),
         (pd.DataFrame({"mixed": ["a", 1, "b", 2.5]}), [0, 1, 0, 1], "mixes value types"),
     ],
 )

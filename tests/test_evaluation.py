@@ -76,6 +76,8 @@ def test_out_of_fold_probabilities_give_the_fold_scores():
     assert not np.isnan(result.oof_proba).any()
     np.testing.assert_allclose(result.oof_proba.sum(axis=1), 1.0)
     for score, valid in zip(result.scores, data.folds.valid, strict=True):
-        assert score == pytest.approx(METRICS["log_loss"](data.y_codes[valid], result.oof_proba[valid]))
+        assert score == pytest.approx(
+            METRICS["log_loss"](data.y_codes[valid], result.oof_proba[valid])
+        )
     assert np.mean(result.scores) < np.log(3) - 0.2  # well below chance: the signal is learnt
     assert result.fit_time > 0

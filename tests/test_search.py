@@ -1,0 +1,127 @@
+"""The random searcher and the budgeted search loop that runs any searcher."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from automl.budget import Budget
+from automl.components import COMPONENTS
+from automl.data import check_training_data
+from automl.evaluation import Dataset, make_folds
+from automl.grammar import Component, Grammar
+from automl.history import History, Trial
+from automl.metrics import get_metric
+from automl.refit import refit_best
+from automl.runner import EvaluationRunner
+from automl.search.loop import run_search
+from automl.search.random import RandomSearch
+from automl.workers import WorkerPool
+from tests.helpers import mixed_frame
+
+
+class SleepyClassifier(ClassifierMixin, BaseEstimator):
+    """A deliberately slow component: its fit never ends on its own."""
+
+    def fit(self, X, y):
+        time.sleep(600)
+        return self
+
+
+class BrokenClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        raise ValueError("broken on purpose")
+
+
+def _sleepy(params, profile):
+    return SleepyClassifier()
+
+
+def _broken(params, profile):
+    return BrokenClassifier()
+
+
+def _grammar_with(*extra: Component, only_extra: bool = False) -> tuple[Grammar, Dataset]:
+    data = check_training_data(*mixed_frame(120))
+    components = [c for c in COMPONENTS if not (only_extra and c.slot == "classifier")]
+    grammar = Grammar([*extra, *components], data.profile)
+    folds = make_folds(data.y_codes, cv=3, random_state=0)
+    return grammar, Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+
+
+def _search(grammar, dataset, seeds, *, max_evals, eval_time_limit=30.0, n_jobs=1):
+    metric = get_metric("roc_auc", 2)
+    history = History(metric)
+    start = time.monotonic()
+    budget = Budget(start, time_budget=120, max_evals=max_evals, eval_time_limit=eval_time_limit)
+    searcher = RandomSearch(grammar, seeds=seeds, random_state=0)
+    with WorkerPool() as pool:
+        runner = EvaluationRunner(
+            pool, dataset, grammar, metric, random_state=0, clock=time.monotonic, start=start
+        )
+        run_search(searcher, runner, history, budget=budget, n_jobs=n_jobs, clock=time.monotonic)
+        try:
+            best, model = refit_best(runner, history, lambda: budget.time_left(time.monotonic()))
+        except RuntimeError as error:
+            return history, error
+    return history, (best, model)
+
+
+def test_random_search_proposes_the_seeds_first_then_distinct_pipelines():
+    grammar, _ = _grammar_with()
+    seeds = grammar.default_pipelines()[:3]
+    searcher = RandomSearch(grammar, seeds=seeds + seeds[:1], random_state=4)
+    proposals = [searcher.ask() for _ in range(40)]
+    assert [p.pipeline for p in proposals[:3]] == seeds
+    assert [p.origin for p in proposals[:4]] == ["default"] * 3 + ["random"]
+    assert len({p.pipeline.key for p in proposals}) == 40
+    again = RandomSearch(grammar, seeds=seeds, random_state=4)
+    assert [again.ask().pipeline for _ in range(40)] == [p.pipeline for p in proposals]
+
+
+def test_a_runaway_pipeline_is_stopped_and_the_search_goes_on():
+    sleepy = Component("sleepy", "classifier", _sleepy)
+    grammar, dataset = _grammar_with(sleepy)
+    seeds = [grammar.default_pipeline("sleepy"), grammar.default_pipeline("logistic_regression")]
+    start = time.monotonic()
+    history, (best, model) = _search(grammar, dataset, seeds, max_evals=4, eval_time_limit=1.5)
+    assert time.monotonic() - start < 60
+    assert len(history) == 4
+    for trial in history.trials:
+        expected = "timeout" if trial.pipeline.classifier.name == "sleepy" else "ok"
+        assert trial.status == expected, trial.error
+    assert best.ok and model.predict(dataset.X).shape == (120,)
+
+
+def test_two_workers_evaluate_the_same_trials_as_one():
+    grammar, dataset = _grammar_with()
+    seeds = grammar.default_pipelines()[:2]
+    one, _ = _search(grammar, dataset, seeds, max_evals=6, n_jobs=1)
+    two, _ = _search(grammar, dataset, seeds, max_evals=6, n_jobs=2)
+    scores = lambda history: {t.pipeline.key: t.score for t in history.trials}  # noqa: E731
+    assert scores(one) == pytest.approx(scores(two))
+
+
+def test_when_every_evaluation_fails_the_error_groups_the_reasons():
+    broken = Component("broken", "classifier", _broken)
+    grammar, dataset = _grammar_with(broken, only_extra=True)
+    history, error = _search(grammar, dataset, grammar.default_pipelines(), max_evals=3)
+    assert isinstance(error, RuntimeError)
+    assert "All 3 evaluated pipelines failed" in str(error)
+    assert "3 x failed: ValueError: broken on purpose" in str(error)
+
+
+def test_the_history_ranks_by_the_metric_direction():
+    grammar, _ = _grammar_with()
+    specs = grammar.default_pipelines()[:3]
+    history = History(get_metric("log_loss", 3))
+    for number, (spec, score) in enumerate(zip(specs, [0.5, 0.2, 0.9], strict=True)):
+        history.add(Trial(number, spec, "test", "ok", score=score, fit_time=1.0))
+    history.add(Trial(9, grammar.sample(np.random.default_rng(0)), "test", "failed", error="boom"))
+    assert [t.score for t in history.ranked()] == [0.2, 0.5, 0.9]
+    board = history.leaderboard()
+    assert list(board["log_loss"].iloc[:3]) == [0.2, 0.5, 0.9]
+    assert board["status"].iloc[-1] == "failed" and board["error"].iloc[-1] == "boom"
