@@ -60,7 +60,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         Seconds one evaluation may take before it is stopped. None: a quarter of
         ``time_budget`` (at least 5 s), or no limit without a time budget.
     cv : int
-        Cross-validation folds; data with over 20,000 rows uses one holdout split.
+        Cross-validation folds; data with over 10,000 rows uses one holdout split.
     search : str
         The search strategy: ``"random"``.
     verbose : int

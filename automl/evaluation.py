@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from automl.metrics import Metric
 
 #: Above this many rows one stratified holdout split replaces k-fold cross-validation.
-HOLDOUT_ABOVE_ROWS = 20_000
+HOLDOUT_ABOVE_ROWS = 10_000
 HOLDOUT_FRACTION = 0.2
 
 

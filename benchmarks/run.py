@@ -1,0 +1,257 @@
+"""Benchmark AutoClassifier against default baselines on reference datasets.
+
+Each (dataset, system) run happens in a fresh subprocess on a fixed 75/25
+stratified split, so that its peak memory (the whole process tree, sampled) and
+its wall time are its own. Results are appended to a JSON-lines file as they
+finish; running the same command again skips what is already there, so a long
+benchmark resumes where it stopped.
+
+    python benchmarks/run.py --datasets benchmarks/datasets_20.txt --budget 60 \\
+        --out benchmarks/results/skeleton.jsonl
+    python benchmarks/run.py --report benchmarks/results/skeleton.jsonl
+
+Test score: ROC AUC for two classes, log loss for more (as the product is judged).
+Needs ``pip install .[benchmark]`` (psutil samples the memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_DATASETS = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "classification"
+)
+SYSTEMS = ("automl", "random_forest", "lightgbm")
+_MEMORY_SAMPLE_SECONDS = 0.2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one[0], args.one[1], args)))
+        return 0
+    if args.report:
+        print(report(pd.read_json(args.report, lines=True)))
+        return 0
+    names = _dataset_names(args.datasets)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(out)
+    for name in names:
+        for system in args.systems.split(","):
+            key = (name, system, args.budget, args.seed)
+            if key in done:
+                continue
+            result = _run_in_subprocess(name, system, args)
+            with open(out, "a") as file:
+                file.write(json.dumps(result) + "\n")
+            print(_one_line(result), flush=True)
+    print(report(pd.read_json(out, lines=True)))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--datasets", help="file with one dataset name a line, or names joined by commas"
+    )
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATASETS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--budget", type=float, default=60.0, help="AutoClassifier's time_budget")
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/results.jsonl")
+    parser.add_argument("--report", help="print the table of a results file and stop")
+    parser.add_argument("--one", nargs=2, metavar=("DATASET", "SYSTEM"), help=argparse.SUPPRESS)
+    return parser
+
+
+def _dataset_names(spec: str) -> list[str]:
+    path = Path(spec)
+    if path.exists():
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return [line for line in lines if line]
+    return [name.strip() for name in spec.split(",") if name.strip()]
+
+
+def _done(out: Path) -> set[tuple]:
+    if not out.exists():
+        return set()
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return {(r["dataset"], r["system"], r["budget"], r["seed"]) for r in rows}
+
+
+def _run_in_subprocess(name: str, system: str, args: argparse.Namespace) -> dict:
+    import psutil
+
+    command = [
+        sys.executable, __file__, "--one", name, system, "--data-dir", args.data_dir,
+        "--budget", str(args.budget), "--n-jobs", str(args.n_jobs), "--seed", str(args.seed),
+    ]  # fmt: skip
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    watched = psutil.Process(process.pid)
+    while process.poll() is None:
+        peak = max(peak, _tree_memory(watched))
+        time.sleep(_MEMORY_SAMPLE_SECONDS)
+    stdout, stderr = process.communicate()
+    base = {"dataset": name, "system": system, "budget": args.budget, "seed": args.seed}
+    if process.returncode != 0 or not stdout.strip():
+        return {
+            **base,
+            "status": "failed",
+            "error": stderr.strip()[-800:],
+            "wall_time": time.monotonic() - start,
+        }
+    return {**base, **json.loads(stdout.strip().splitlines()[-1]), "peak_mb": peak / 2**20}
+
+
+def _tree_memory(process) -> int:
+    """Proportional set size of a process and its descendants.
+
+    PSS, not RSS: forked workers share their parent's pages, which RSS would
+    count once per process.
+    """
+    import psutil
+
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_full_info().pss
+        except psutil.Error:  # gone in the meantime
+            pass
+    return total
+
+
+def load_dataset(name: str, data_dir: str) -> tuple[pd.DataFrame, np.ndarray]:
+    frame = pd.read_csv(Path(data_dir) / f"{name}.tsv.gz", sep="\t")
+    return frame.drop(columns="target"), frame["target"].to_numpy()
+
+
+def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
+    """Fit ``system`` on the training part of ``name`` and score the test part."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_dataset(name, args.data_dir)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y if np.bincount(pd.factorize(y)[0]).min() >= 2 else None,
+        random_state=args.seed,
+    )  # fmt: skip
+    model = _system(system, args)
+    start = time.monotonic()
+    model.fit(X_train, y_train)
+    fit_time = time.monotonic() - start
+    proba = model.predict_proba(X_test)
+    result = {
+        "status": "ok",
+        "n_rows": len(X),
+        "n_classes": len(np.unique(y)),
+        "fit_time": fit_time,
+        "over_budget": fit_time - args.budget if system == "automl" else None,
+        **_test_score(y_test, proba, model.classes_),
+    }
+    if system == "automl":
+        result.update(
+            n_evaluations=len(model.history_),
+            cv_score=model.best_score_,
+            pipeline=model.best_pipeline_spec_.describe(),
+        )
+    return result
+
+
+def _system(system: str, args: argparse.Namespace):
+    if system == "automl":
+        from automl import AutoClassifier
+
+        return AutoClassifier(time_budget=args.budget, n_jobs=args.n_jobs, random_state=args.seed)
+    from lightgbm import LGBMClassifier
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    preprocessing = make_column_transformer(
+        (SimpleImputer(strategy="median"), make_column_selector(dtype_include="number")),
+        (
+            make_pipeline(
+                SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+            ),
+            make_column_selector(dtype_exclude="number"),
+        ),
+    )
+    models = {
+        "random_forest": RandomForestClassifier(n_jobs=args.n_jobs, random_state=args.seed),
+        "lightgbm": LGBMClassifier(n_jobs=args.n_jobs, random_state=args.seed, verbose=-1),
+    }
+    return make_pipeline(preprocessing, models[system])
+
+
+def _test_score(y_test, proba, classes) -> dict:
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    if len(classes) == 2:
+        return {"metric": "roc_auc", "test_score": roc_auc_score(y_test == classes[1], proba[:, 1])}
+    proba = np.clip(proba, 1e-15, 1)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return {"metric": "log_loss", "test_score": log_loss(y_test, proba, labels=classes)}
+
+
+def _one_line(result: dict) -> str:
+    if result["status"] != "ok":
+        return f"{result['dataset']:<28} {result['system']:<14} FAILED {result['error'][-200:]}"
+    score = f"{result['metric']} {result['test_score']:.4f}"
+    return (
+        f"{result['dataset']:<28} {result['system']:<14} {score} "
+        f"fit {result['fit_time']:.1f}s peak {result['peak_mb']:.0f} MB"
+    )
+
+
+def report(results: pd.DataFrame) -> str:
+    """A table per dataset: each system's test score, and AutoClassifier's time and memory."""
+    ok = results[results["status"] == "ok"]
+    scores = ok.pivot_table(index="dataset", columns="system", values="test_score", aggfunc="last")
+    metric = ok.groupby("dataset")["metric"].last()
+    automl = ok[ok["system"] == "automl"].set_index("dataset")
+    table = scores.assign(metric=metric)
+    if not automl.empty:
+        table["automl_fit_s"] = automl["fit_time"]
+        table["over_budget_s"] = automl["over_budget"]
+        table["automl_peak_mb"] = automl["peak_mb"]
+        table["evaluations"] = automl["n_evaluations"]
+    lines = [table.to_string(float_format=lambda v: f"{v:.4f}"), ""]
+    for baseline in ("random_forest", "lightgbm"):
+        if {"automl", baseline} <= set(scores.columns):
+            both = table.dropna(subset=["automl", baseline])
+            sign = np.where(both["metric"] == "log_loss", -1.0, 1.0)
+            wins = int((sign * (both["automl"] - both[baseline]) >= 0).sum())
+            lines.append(
+                f"automl at least as good as default {baseline} on {wins} of {len(both)} datasets"
+            )
+    if "over_budget_s" in table:
+        over = table["over_budget_s"].dropna()
+        budget = float(ok["budget"].iloc[0])
+        within = (table["automl_fit_s"] <= budget * 1.05 + 3).sum()
+        lines.append(
+            f"fit time over budget: median {over.median():.2f} s, worst {over.max():.2f} s; "
+            f"within budget x 1.05 + 3 s on {within} of {len(over)}"
+        )
+    failed = results[results["status"] != "ok"]
+    if len(failed):
+        lines.append(
+            f"failed runs: {len(failed)}: " + ", ".join(failed["dataset"] + "/" + failed["system"])
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
