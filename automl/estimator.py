@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from automl import __version__
 from automl.budget import Budget
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
@@ -189,7 +188,6 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     def _description(self) -> dict:
         profile = self.profile_
         return {
-            "automl_version": __version__,
             "classes": list(self.classes_),
             "n_features": self.n_features_in_,
             "features": {
