@@ -120,7 +120,7 @@ def cross_validate(data: Dataset, pipeline, metric: Metric) -> FoldScores:
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
-    oof = np.full((len(y_codes), data.n_classes), np.nan)
+    oof = np.full((len(y_codes), data.n_classes), np.nan, dtype=np.float32)
     scores, fit_time, predict_time = [], 0.0, 0.0
     for train, valid in zip(data.folds.train, data.folds.valid, strict=True):
         model = clone(pipeline)

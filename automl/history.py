@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -12,6 +13,9 @@ from automl.grammar import PipelineSpec
 from automl.metrics import Metric
 
 STATUSES = ("ok", "failed", "timeout", "crashed")
+#: Out-of-fold predictions are kept for this many of the best trials only: on large
+#: data each is rows x classes numbers, and only the best feed an ensemble.
+KEEP_PREDICTIONS = 50
 _LEADERBOARD_COLUMNS = (
     "rank",
     "pipeline",
@@ -76,6 +80,13 @@ class History:
     def add(self, trial: Trial) -> None:
         self.trials.append(trial)
         self._keys.add(trial.pipeline.key)
+        if trial.oof_proba is not None:
+            self._forget_predictions_beyond()
+
+    def _forget_predictions_beyond(self) -> None:
+        kept = [t for t in self.ranked() if t.oof_proba is not None]
+        for trial in kept[KEEP_PREDICTIONS:]:
+            self.trials[self.trials.index(trial)] = dataclasses.replace(trial, oof_proba=None)
 
     def seen(self, pipeline: PipelineSpec) -> bool:
         return pipeline.key in self._keys

@@ -146,6 +146,11 @@ class WorkerPool:
     """
 
     def __init__(self):
+        if not hasattr(os, "fork"):
+            raise RuntimeError(
+                "automl runs its evaluations in forked processes, which this platform "
+                "does not have: use Linux or macOS (on Windows, WSL)."
+            )
         self._directory = Path(tempfile.mkdtemp(prefix="automl-"))
         self._tasks: dict[int, _Task] = {}
         self._shared: list[str] = []

@@ -125,3 +125,16 @@ def test_the_history_ranks_by_the_metric_direction():
     board = history.leaderboard()
     assert list(board["log_loss"].iloc[:3]) == [0.2, 0.5, 0.9]
     assert board["status"].iloc[-1] == "failed" and board["error"].iloc[-1] == "boom"
+
+
+def test_the_history_keeps_predictions_of_the_best_trials_only(monkeypatch):
+    import automl.history
+
+    monkeypatch.setattr(automl.history, "KEEP_PREDICTIONS", 2)
+    grammar, _ = _grammar_with()
+    history = History(get_metric("roc_auc", 2))
+    for number, score in enumerate([0.6, 0.9, 0.7, 0.8]):
+        spec = grammar.sample(np.random.default_rng(number))
+        history.add(Trial(number, spec, "test", "ok", score=score, oof_proba=np.zeros((3, 2))))
+    kept = sorted(t.score for t in history.trials if t.oof_proba is not None)
+    assert kept == [0.8, 0.9]
