@@ -17,6 +17,7 @@ Needs ``pip install .[benchmark]`` (psutil samples the memory).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -125,10 +126,8 @@ def _tree_memory(process) -> int:
 
     total = 0
     for member in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # gone in the meantime
             total += member.memory_full_info().pss
-        except psutil.Error:  # gone in the meantime
-            pass
     return total
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from automl.metrics import METRICS
 class RowSpy(TransformerMixin, BaseEstimator):
     """Records the ``row_id`` values of every ``fit`` it sees, then drops that column."""
 
-    seen: list[set[int]] = []
+    seen: ClassVar[list[set[int]]] = []
 
     def fit(self, X, y=None):
         RowSpy.seen.append(set(X["row_id"].astype(int)))

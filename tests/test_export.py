@@ -60,7 +60,7 @@ def test_the_manifest_describes_the_model(exported):
 
 def test_load_model_returns_the_same_predictions(exported):
     model, path, X = exported
-    loaded, manifest = load_model(path)
+    loaded, _ = load_model(path)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 

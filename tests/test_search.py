@@ -108,7 +108,7 @@ def test_two_workers_evaluate_the_same_trials_as_one():
 def test_when_every_evaluation_fails_the_error_groups_the_reasons():
     broken = Component("broken", "classifier", _broken)
     grammar, dataset = _grammar_with(broken, only_extra=True)
-    history, error = _search(grammar, dataset, grammar.default_pipelines(), max_evals=3)
+    _, error = _search(grammar, dataset, grammar.default_pipelines(), max_evals=3)
     assert isinstance(error, RuntimeError)
     assert "All 3 evaluated pipelines failed" in str(error)
     assert "3 x failed: ValueError: broken on purpose" in str(error)
