@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print(report(pd.read_json(args.report, lines=True)))
         return 0
+    if not Path(args.data_dir).is_dir():
+        raise SystemExit(
+            f"No datasets at {args.data_dir}: pass --data-dir (the classification folder)."
+        )
     names = _dataset_names(args.datasets)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
