@@ -21,11 +21,10 @@ from automl.metrics import METRICS, get_metric
 from automl.progress import Progress
 from automl.refit import refit_best
 from automl.runner import EvaluationRunner
+from automl.search import SEARCHERS
 from automl.search.loop import run_search
-from automl.search.random import RandomSearch
 from automl.workers import WorkerPool
 
-SEARCHES = ("random",)
 #: Share of the time budget that one evaluation may take, and a floor in seconds.
 _EVAL_SHARE, _EVAL_FLOOR = 0.25, 5.0
 
@@ -61,7 +60,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     cv : int
         Cross-validation folds; data with over 10,000 rows uses one holdout split.
     search : str
-        The search strategy: ``"random"``.
+        The search strategy: ``"hybrid"`` (evolution whose children a surrogate
+        model picks), ``"evolution"``, ``"bayes"`` or ``"random"``.
     verbose : int
         0 is silent; 1 shows a progress line on stderr.
 
@@ -101,7 +101,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         max_evals: int | None = None,
         eval_time_limit: float | None = None,
         cv: int = 5,
-        search: str = "random",
+        search: str = "hybrid",
         verbose: int = 0,
     ):
         self.time_budget = time_budget
@@ -127,7 +127,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         grammar = default_grammar(data.profile)
         budget = Budget(start, self.time_budget, self.max_evals, self._eval_time_limit())
         history = History(metric)
-        searcher = RandomSearch(grammar, seeds=grammar.default_pipelines(), random_state=seed)
+        searcher = SEARCHERS[self.search](
+            grammar, metric, seeds=grammar.default_pipelines(), random_state=seed
+        )
         progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
         dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
         with WorkerPool() as pool:
@@ -226,8 +228,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.metric != "auto" and self.metric not in METRICS:
             raise ValueError(f"Unknown metric {self.metric!r}; choose one of {['auto', *METRICS]}.")
-        if self.search not in SEARCHES:
-            raise ValueError(f"Unknown search {self.search!r}; choose one of {list(SEARCHES)}.")
+        if self.search not in SEARCHERS:
+            raise ValueError(f"Unknown search {self.search!r}; choose one of {list(SEARCHERS)}.")
 
     def _eval_time_limit(self) -> float:
         if self.eval_time_limit is not None:

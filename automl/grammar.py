@@ -93,6 +93,15 @@ class Hyperparameter:
             return False
         return self.low <= value <= self.high
 
+    def nearest(self, value: Any) -> Any:
+        """The valid value closest to ``value``: clipped into bounds, or the default."""
+        if self.contains(value):
+            return value
+        if self.is_categorical or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return self.default
+        value = min(max(value, self.low), self.high)
+        return round(value) if self.integer else _round(value)
+
     def sample(self, rng: np.random.Generator) -> Any:
         if self.is_categorical:
             return self.choices[rng.integers(len(self.choices))]
@@ -314,12 +323,23 @@ class Grammar:
         params = {hp.name: hp.sample(rng) for hp in space}
         return Step.of(name, _active(params, space))
 
+    def complete_step(self, name: str, params: Mapping[str, Any]) -> Step:
+        """Component ``name`` with ``params`` made valid for this data.
+
+        Values are moved to the nearest valid one, missing hyperparameters take
+        their default and those that conditions leave inactive are dropped: what a
+        changed condition, a crossover or data of another size needs.
+        """
+        space = self.space(name)
+        fixed = {hp.name: hp.nearest(params.get(hp.name, hp.default)) for hp in space}
+        return Step.of(name, _active(fixed, space))
+
     def sample_features(self, rng: np.random.Generator) -> tuple[Step, ...]:
         """Zero to two distinct feature steps that obey the slot's rules."""
         count = rng.choice(len(FEATURE_STEP_ODDS), p=FEATURE_STEP_ODDS)
         steps: list[Step] = []
         for _ in range(count):
-            allowed = [n for n in self._options["features"] if self._may_follow(steps, n)]
+            allowed = self.feature_options(steps)
             if not allowed:
                 break
             steps.append(self.sample_step("features", rng, allowed[rng.integers(len(allowed))]))
@@ -382,6 +402,10 @@ class Grammar:
             elif not hp.contains(params[hp.name]):
                 problems.append(f"{step.name}: {hp.name}={params[hp.name]!r} is out of range")
         return problems
+
+    def feature_options(self, before: Sequence[Step]) -> list[str]:
+        """The feature components that may follow the feature steps ``before``."""
+        return [name for name in self._options["features"] if self._may_follow(before, name)]
 
     def _has(self, slot: str) -> bool:
         return bool(self._options[slot])

@@ -57,7 +57,7 @@ def _search(grammar, dataset, seeds, *, max_evals, eval_time_limit=30.0, n_jobs=
     history = History(metric)
     start = time.monotonic()
     budget = Budget(start, time_budget=120, max_evals=max_evals, eval_time_limit=eval_time_limit)
-    searcher = RandomSearch(grammar, seeds=seeds, random_state=0)
+    searcher = RandomSearch(grammar, metric, seeds=seeds, random_state=0)
     with WorkerPool() as pool:
         runner = EvaluationRunner(
             pool, dataset, grammar, metric, random_state=0, clock=time.monotonic, start=start
@@ -73,12 +73,13 @@ def _search(grammar, dataset, seeds, *, max_evals, eval_time_limit=30.0, n_jobs=
 def test_random_search_proposes_the_seeds_first_then_distinct_pipelines():
     grammar, _ = _grammar_with()
     seeds = grammar.default_pipelines()[:3]
-    searcher = RandomSearch(grammar, seeds=seeds + seeds[:1], random_state=4)
+    metric = get_metric("roc_auc", 2)
+    searcher = RandomSearch(grammar, metric, seeds=seeds + seeds[:1], random_state=4)
     proposals = [searcher.ask() for _ in range(40)]
     assert [p.pipeline for p in proposals[:3]] == seeds
     assert [p.origin for p in proposals[:4]] == ["default"] * 3 + ["random"]
     assert len({p.pipeline.key for p in proposals}) == 40
-    again = RandomSearch(grammar, seeds=seeds, random_state=4)
+    again = RandomSearch(grammar, metric, seeds=seeds, random_state=4)
     assert [again.ask().pipeline for _ in range(40)] == [p.pipeline for p in proposals]
 
 

@@ -7,9 +7,16 @@ that runs the evaluations knowing which it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+
+from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
+
+#: Draws in a row that may repeat earlier proposals before the space counts as exhausted.
+MAX_REPEATS = 200
 
 
 class Searcher(Protocol):
@@ -20,3 +27,40 @@ class Searcher(Protocol):
 
     def tell(self, trial: Trial) -> None:
         """The outcome of a pipeline this searcher proposed."""
+
+
+class Novelty:
+    """The seeds to propose first, and a memory of what was proposed: no pipeline twice."""
+
+    def __init__(self, seeds: Sequence[PipelineSpec] = ()):
+        self._seeds = list(seeds)
+        self._proposed: set[str] = set()
+
+    def next_seed(self) -> PipelineSpec | None:
+        """The next seed not proposed yet, or None when they are used up."""
+        while self._seeds:
+            seed = self._seeds.pop(0)
+            if self.first_time(seed):
+                return seed
+        return None
+
+    def first_time(self, pipeline: PipelineSpec) -> bool:
+        """True, once, for each pipeline; marks it as proposed."""
+        if pipeline.key in self._proposed:
+            return False
+        self._proposed.add(pipeline.key)
+        return True
+
+    def is_new(self, pipeline: PipelineSpec) -> bool:
+        return pipeline.key not in self._proposed
+
+
+def random_proposal(
+    grammar: Grammar, novelty: Novelty, rng: np.random.Generator
+) -> Proposal | None:
+    """A random pipeline not proposed before, or None if the space seems exhausted."""
+    for _ in range(MAX_REPEATS):
+        pipeline = grammar.sample(rng)
+        if novelty.first_time(pipeline):
+            return Proposal(pipeline, "random")
+    return None

@@ -1,0 +1,79 @@
+"""Bayesian optimisation over whole pipelines, SMAC-style.
+
+Candidates come from the grammar at random and from mutations of the best pipelines
+so far (the local search of SMAC); the surrogate's acquisition picks among them,
+and a share of proposals stays random so that the model cannot lock the search
+into one region (Hutter et al., LION 2011)::
+
+    propose the seeds, then random pipelines until the surrogate is ready
+    loop:
+        with probability p_random: propose a random pipeline
+        else: candidates <- random samples + mutations of the best
+              propose the candidate of highest acquisition
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from automl.grammar import Grammar, PipelineSpec
+from automl.history import Proposal, Trial
+from automl.metrics import Metric
+from automl.search.base import Novelty, random_proposal
+from automl.search.surrogate import Surrogate
+from automl.search.variation import mutate
+
+_RANDOM_CANDIDATES = 100
+_LOCAL_PARENTS = 10
+_MUTATIONS_PER_PARENT = 10
+
+
+class BayesSearch:
+    """Proposes the seeds, then what the surrogate expects to improve most per second."""
+
+    def __init__(
+        self,
+        grammar: Grammar,
+        metric: Metric,
+        *,
+        seeds: Sequence[PipelineSpec] = (),
+        random_share: float = 0.2,
+        random_state: int = 0,
+    ):
+        self.grammar, self.metric = grammar, metric
+        self.random_share = random_share
+        self.surrogate = Surrogate(grammar, metric, random_state=random_state)
+        self.novelty = Novelty(seeds)
+        self._rng = np.random.default_rng(random_state)
+        self._best: list[Trial] = []
+
+    def ask(self) -> Proposal | None:
+        seed = self.novelty.next_seed()
+        if seed is not None:
+            return Proposal(seed, "default")
+        if not self.surrogate.ready or self._rng.random() < self.random_share:
+            return random_proposal(self.grammar, self.novelty, self._rng)
+        candidates = [c for c in self._candidates() if self.novelty.is_new(c)]
+        if not candidates:
+            return random_proposal(self.grammar, self.novelty, self._rng)
+        choice = candidates[int(np.argmax(self.surrogate.acquisition(candidates)))]
+        self.novelty.first_time(choice)
+        return Proposal(choice, "bayes")
+
+    def tell(self, trial: Trial) -> None:
+        self.surrogate.tell(trial)
+        if trial.ok:
+            self._best.append(trial)
+            self._best.sort(key=lambda t: -self.metric.objective(t.score))
+            del self._best[_LOCAL_PARENTS:]
+
+    def _candidates(self) -> list[PipelineSpec]:
+        candidates = [self.grammar.sample(self._rng) for _ in range(_RANDOM_CANDIDATES)]
+        for parent in self._best:
+            candidates.extend(
+                mutate(parent.pipeline, self.grammar, self._rng)
+                for _ in range(_MUTATIONS_PER_PARENT)
+            )
+        return list(dict.fromkeys(candidates))

@@ -1,0 +1,110 @@
+"""A model of the search space: predicted score, its uncertainty, and the cost of a pipeline.
+
+A random forest over the grammar's numeric encoding, its spread across trees taken
+as the uncertainty, as in SMAC (Hutter, Hoos and Leyton-Brown, "Sequential
+Model-Based Optimization for General Algorithm Configuration", LION 2011). A second
+forest predicts the evaluation time, so that the acquisition can weigh expected
+improvement against cost (Snoek et al., "Practical Bayesian Optimization of Machine
+Learning Algorithms", NeurIPS 2012, EI per second; here per square root of a second,
+which favours cheap pipelines less blindly)::
+
+    mean, spread <- forest over (encoding -> objective), failures counted as the worst
+    cost         <- forest over (encoding -> log evaluation time)
+    acquisition  <- EI(mean, spread, best objective) / sqrt(cost)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import norm
+from sklearn.ensemble import RandomForestRegressor
+
+from automl.grammar import Grammar, PipelineSpec
+from automl.history import Trial
+from automl.metrics import Metric
+
+#: Successful trials the model needs before its predictions are used.
+MIN_OBSERVATIONS = 8
+#: Refit once the trials grew by this share (and at least this many) since the last fit.
+_REFIT_GROWTH, _REFIT_MIN_NEW = 0.1, 3
+_TREES = 30
+_MIN_SECONDS = 0.05
+
+
+class Surrogate:
+    """Learns from every trial it is told; ranks candidate pipelines by acquisition."""
+
+    def __init__(self, grammar: Grammar, metric: Metric, *, random_state: int = 0):
+        self.grammar, self.metric = grammar, metric
+        self._random_state = random_state
+        self._trials: list[Trial] = []
+        self._fitted_on = 0
+        self._score_model: RandomForestRegressor | None = None
+        self._cost_model: RandomForestRegressor | None = None
+        self._best = -np.inf
+
+    @property
+    def ready(self) -> bool:
+        return sum(t.ok for t in self._trials) >= MIN_OBSERVATIONS
+
+    def tell(self, trial: Trial) -> None:
+        self._trials.append(trial)
+
+    def predict(
+        self, pipelines: Sequence[PipelineSpec]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean and spread of the objective (larger is better) and the evaluation seconds."""
+        self._refit_if_stale()
+        X = np.array([self.grammar.encode(p) for p in pipelines])
+        per_tree = _per_tree_predictions(self._score_model, X)
+        seconds = np.exp(self._cost_model.predict(X))
+        return per_tree.mean(axis=0), per_tree.std(axis=0), seconds
+
+    def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
+        """Expected improvement over the best objective, per square root of a second."""
+        mean, spread, seconds = self.predict(pipelines)
+        improvement = expected_improvement(mean, spread, self._best)
+        return improvement / np.sqrt(np.maximum(seconds, _MIN_SECONDS))
+
+    def _refit_if_stale(self) -> None:
+        grown = len(self._trials) - self._fitted_on
+        if self._score_model is not None and grown < max(
+            _REFIT_MIN_NEW, _REFIT_GROWTH * self._fitted_on
+        ):
+            return
+        X = np.array([self.grammar.encode(t.pipeline) for t in self._trials])
+        objective = np.array(
+            [self.metric.objective(t.score) if t.ok else np.nan for t in self._trials]
+        )
+        worst = np.nanmin(objective)
+        self._best = np.nanmax(objective)
+        objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
+        seconds = np.array([max(t.duration, _MIN_SECONDS) for t in self._trials])
+        self._score_model = self._forest().fit(X, objective)
+        self._cost_model = self._forest().fit(X, np.log(seconds))
+        self._fitted_on = len(self._trials)
+
+    def _forest(self) -> RandomForestRegressor:
+        return RandomForestRegressor(
+            n_estimators=_TREES,
+            min_samples_leaf=2,
+            max_features=0.5,
+            random_state=self._random_state,
+        )
+
+
+def _per_tree_predictions(forest: RandomForestRegressor, X: np.ndarray) -> np.ndarray:
+    """Each tree's prediction, trees by rows: one pass for all trees, not one call per tree."""
+    leaves = forest.apply(X)
+    return np.array(
+        [tree.tree_.value[leaves[:, i], 0, 0] for i, tree in enumerate(forest.estimators_)]
+    )
+
+
+def expected_improvement(mean: np.ndarray, spread: np.ndarray, best: float) -> np.ndarray:
+    """E[max(0, f - best)] for f ~ Normal(mean, spread), larger objectives being better."""
+    spread = np.maximum(spread, 1e-9)
+    z = (mean - best) / spread
+    return (mean - best) * norm.cdf(z) + spread * norm.pdf(z)

@@ -1,0 +1,113 @@
+"""The contract every search strategy keeps, and what each adds, on a synthetic objective.
+
+The objective is a fixed function of the pipeline, so these tests need no model
+fitting: they check the strategies' own logic, quickly and deterministically.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from automl.components import default_grammar
+from automl.data import check_training_data
+from automl.history import Trial
+from automl.metrics import get_metric
+from automl.search import SEARCHERS
+from automl.search.surrogate import Surrogate
+from tests.helpers import mixed_frame
+
+DATA = check_training_data(*mixed_frame(300))
+GRAMMAR = default_grammar(DATA.profile)
+METRIC = get_metric("log_loss", 2)
+
+
+def synthetic_loss(pipeline) -> float:
+    """Lowest for LightGBM with a learning rate near 0.05 and few leaves; fails for MLPs."""
+    if pipeline.classifier.name == "mlp":
+        return math.nan
+    params = pipeline.classifier.kwargs
+    loss = 0.6 if pipeline.classifier.name != "lightgbm" else 0.3
+    if "learning_rate" in params:
+        loss += 0.1 * abs(math.log(params["learning_rate"] / 0.05))
+    loss += 0.002 * params.get("num_leaves", 60)
+    return loss + 0.02 * len(pipeline.features)
+
+
+def run(name: str, n_asks: int, random_state: int = 0) -> list[Trial]:
+    searcher = SEARCHERS[name](
+        GRAMMAR, METRIC, seeds=GRAMMAR.default_pipelines()[:3], random_state=random_state
+    )
+    trials = []
+    for number in range(n_asks):
+        proposal = searcher.ask()
+        assert proposal is not None
+        loss = synthetic_loss(proposal.pipeline)
+        status = "failed" if math.isnan(loss) else "ok"
+        trial = Trial(
+            number, proposal.pipeline, proposal.origin, status, score=loss,
+            fit_time=0.1 + 0.01 * len(proposal.pipeline.features), duration=0.2,
+        )  # fmt: skip
+        searcher.tell(trial)
+        trials.append(trial)
+    return trials
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_seeds_come_first_in_order(name):
+    trials = run(name, 5)
+    assert [t.pipeline for t in trials[:3]] == GRAMMAR.default_pipelines()[:3]
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_proposals_are_valid_and_never_repeat(name):
+    trials = run(name, 60)
+    assert all(GRAMMAR.problems(t.pipeline) == [] for t in trials)
+    assert len({t.pipeline.key for t in trials}) == 60
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_a_seed_determines_every_proposal(name):
+    first = [t.pipeline for t in run(name, 40, random_state=7)]
+    assert first == [t.pipeline for t in run(name, 40, random_state=7)]
+    assert first != [t.pipeline for t in run(name, 40, random_state=8)]
+
+
+def best_loss(trials: list[Trial]) -> float:
+    return min(t.score for t in trials if t.ok)
+
+
+@pytest.mark.parametrize("name", ["hybrid", "bayes"])
+def test_model_based_strategies_beat_random_on_the_synthetic_objective(name):
+    learned = np.mean([best_loss(run(name, 80, random_state=seed)) for seed in range(3)])
+    random = np.mean([best_loss(run("random", 80, random_state=seed)) for seed in range(3)])
+    assert learned < random
+
+
+def test_evolution_improves_on_its_first_population():
+    for seed in range(3):
+        trials = run("evolution", 150, random_state=seed)
+        assert best_loss(trials) < best_loss(trials[:20]) - 0.02
+
+
+def test_the_hybrid_uses_the_surrogate_once_it_has_data():
+    origins = [t.origin for t in run("hybrid", 60)]
+    assert origins[:3] == ["default"] * 3
+    assert "hybrid" in origins and "evolution" in origins
+
+
+def test_the_surrogate_ranks_unseen_pipelines_like_the_objective():
+    rng = np.random.default_rng(0)
+    surrogate = Surrogate(GRAMMAR, METRIC, random_state=0)
+    pipelines = [GRAMMAR.sample(rng) for _ in range(300)]
+    for number, pipeline in enumerate(pipelines[:200]):
+        loss = synthetic_loss(pipeline)
+        status = "failed" if math.isnan(loss) else "ok"
+        surrogate.tell(Trial(number, pipeline, "test", status, score=loss, duration=1.0))
+    unseen = [p for p in pipelines[200:] if not math.isnan(synthetic_loss(p))]
+    mean, spread, seconds = surrogate.predict(unseen)
+    truth = [-synthetic_loss(p) for p in unseen]
+    assert np.corrcoef(mean, truth)[0, 1] > 0.6
+    assert np.all(spread >= 0) and np.allclose(seconds, 1.0, rtol=0.2)
