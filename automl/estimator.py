@@ -22,6 +22,7 @@ from automl.progress import Progress
 from automl.refit import refit_best
 from automl.runner import EvaluationRunner
 from automl.search import SEARCHERS
+from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
 from automl.workers import WorkerPool
 
@@ -127,8 +128,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         grammar = default_grammar(data.profile)
         budget = Budget(start, self.time_budget, self.max_evals, self._eval_time_limit())
         history = History(metric)
-        searcher = SEARCHERS[self.search](
-            grammar, metric, seeds=grammar.default_pipelines(), random_state=seed
+        searcher = SuccessiveHalving(
+            SEARCHERS[self.search](
+                grammar, metric, seeds=grammar.default_pipelines(), random_state=seed
+            ),
+            metric,
+            fidelity_levels(len(folds.train[0])),
         )
         progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
         dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)

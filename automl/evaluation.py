@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.utils import resample
 
 from automl.metrics import Metric
 
@@ -114,15 +115,19 @@ def take_rows(X, rows: np.ndarray):
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
-def cross_validate(data: Dataset, pipeline, metric: Metric) -> FoldScores:
+def cross_validate(data: Dataset, pipeline, metric: Metric, fidelity: float = 1.0) -> FoldScores:
     """Fit ``pipeline`` on each fold's training rows and score its validation rows.
 
+    With ``fidelity < 1`` each fold trains on that share of its training rows (a
+    stratified subsample, the same for every pipeline) and validates on all of its
+    validation rows, so that scores at one fidelity compare fairly.
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
     oof = np.full((len(y_codes), data.n_classes), np.nan, dtype=np.float32)
     scores, fit_time, predict_time = [], 0.0, 0.0
     for train, valid in zip(data.folds.train, data.folds.valid, strict=True):
+        train = subsample(train, y_codes, fidelity)
         model = clone(pipeline)
         start = time.perf_counter()
         model.fit(take_rows(X, train), y_codes[train])
@@ -133,6 +138,16 @@ def cross_validate(data: Dataset, pipeline, metric: Metric) -> FoldScores:
         oof[valid] = proba
         scores.append(metric(y_codes[valid], proba))
     return FoldScores(tuple(scores), oof, fit_time, predict_time)
+
+
+def subsample(rows: np.ndarray, y_codes: np.ndarray, fraction: float) -> np.ndarray:
+    """A stratified ``fraction`` of ``rows``, always the same one for the same inputs."""
+    if fraction >= 1.0:
+        return rows
+    n_classes = len(np.unique(y_codes[rows]))
+    n_keep = min(len(rows), max(n_classes, round(fraction * len(rows))))
+    picked = resample(rows, n_samples=n_keep, replace=False, stratify=y_codes[rows], random_state=0)
+    return np.sort(picked)
 
 
 def fit_on_all_rows(data: Dataset, pipeline):

@@ -24,6 +24,7 @@ _LEADERBOARD_COLUMNS = (
     "fit_time",
     "duration",
     "status",
+    "fidelity",
     "origin",
     "finished_at",
     "hyperparameters",
@@ -38,14 +39,17 @@ class Proposal:
 
     pipeline: PipelineSpec
     origin: str
+    #: Share of each fold's training rows to fit on (successive halving's budget).
+    fidelity: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
 class Trial:
     """One evaluated pipeline, whatever became of it.
 
-    ``score`` is the mean validation score (NaN unless ``status == "ok"``);
-    ``finished_at`` counts seconds from the start of ``fit``.
+    ``score`` is the mean validation score (NaN unless ``status == "ok"``) at
+    ``fidelity``, the share of training rows used; ``finished_at`` counts seconds
+    from the start of ``fit``.
     """
 
     number: int
@@ -60,6 +64,7 @@ class Trial:
     finished_at: float = math.nan
     error: str = ""
     oof_proba: np.ndarray | None = None
+    fidelity: float = 1.0
 
     @property
     def ok(self) -> bool:
@@ -72,14 +77,12 @@ class History:
     def __init__(self, metric: Metric):
         self.metric = metric
         self.trials: list[Trial] = []
-        self._keys: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.trials)
 
     def add(self, trial: Trial) -> None:
         self.trials.append(trial)
-        self._keys.add(trial.pipeline.key)
         if trial.oof_proba is not None:
             self._forget_predictions_beyond()
 
@@ -88,13 +91,17 @@ class History:
         for trial in kept[KEEP_PREDICTIONS:]:
             self.trials[self.trials.index(trial)] = dataclasses.replace(trial, oof_proba=None)
 
-    def seen(self, pipeline: PipelineSpec) -> bool:
-        return pipeline.key in self._keys
-
     def ranked(self) -> list[Trial]:
-        """Successful trials, best first; ties go to the faster fit."""
+        """Successful trials at the highest fidelity reached, best first; ties go to the faster.
+
+        Scores at a lower fidelity (fewer training rows) never compete with these.
+        """
         successful = [t for t in self.trials if t.ok]
-        return sorted(successful, key=lambda t: (-self.metric.objective(t.score), t.fit_time))
+        top = max((t.fidelity for t in successful), default=1.0)
+        return sorted(
+            (t for t in successful if t.fidelity == top),
+            key=lambda t: (-self.metric.objective(t.score), t.fit_time),
+        )
 
     def best(self) -> Trial | None:
         ranked = self.ranked()
@@ -114,16 +121,22 @@ class History:
     def leaderboard(self) -> pd.DataFrame:
         """Every trial, the successful ones best first, then the failed ones."""
         ranked = self.ranked()
-        order = ranked + [t for t in self.trials if not t.ok]
+        partial = sorted(
+            (t for t in self.trials if t.ok and t not in ranked),
+            key=lambda t: (-t.fidelity, -self.metric.objective(t.score)),
+        )
+        order = ranked + partial + [t for t in self.trials if not t.ok]
+        in_ranking = {id(t) for t in ranked}
         rows = [
             {
-                "rank": rank if trial.ok else None,
+                "rank": rank if id(trial) in in_ranking else None,
                 "pipeline": trial.pipeline.describe(),
                 "score": trial.score,
                 "score_std": trial.score_std,
                 "fit_time": trial.fit_time,
                 "duration": trial.duration,
                 "status": trial.status,
+                "fidelity": trial.fidelity,
                 "origin": trial.origin,
                 "finished_at": trial.finished_at,
                 "hyperparameters": trial.pipeline.classifier.kwargs,

@@ -61,7 +61,12 @@ class EvaluationRunner:
         """Start cross-validating ``proposal``; its trial comes out of :meth:`wait`."""
         estimator = self.build(proposal.pipeline)
         task = self.pool.submit(
-            cross_validate, self._data, estimator, self.metric, time_limit=time_limit
+            cross_validate,
+            self._data,
+            estimator,
+            self.metric,
+            proposal.fidelity,
+            time_limit=time_limit,
         )
         self._proposals[task] = proposal
 
@@ -96,6 +101,7 @@ class EvaluationRunner:
             origin=proposal.origin,
             duration=outcome.duration,
             finished_at=self._clock() - self._start,
+            fidelity=proposal.fidelity,
         )
         if outcome.status != "ok":
             return Trial(status=outcome.status, error=outcome.error, **common)

@@ -113,6 +113,8 @@ class EvolutionSearch:
     def tell(self, trial: Trial) -> None:
         if not trial.ok:
             return
+        # A pipeline's result on more rows replaces its earlier, cheaper one.
+        self.population = [m for m in self.population if m.pipeline != trial.pipeline]
         self.population.append(
             Member(trial.pipeline, self.metric.objective(trial.score), trial.fit_time)
         )

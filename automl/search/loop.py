@@ -25,7 +25,7 @@ REFIT_SAFETY = 1.3
 def refit_estimate(trial: Trial, folds: Folds) -> float:
     """Seconds a fit of ``trial``'s pipeline on all rows is expected to take."""
     per_fold = trial.fit_time / len(folds)
-    return REFIT_SAFETY * per_fold / folds.train_fraction
+    return REFIT_SAFETY * per_fold / folds.train_fraction / trial.fidelity
 
 
 def run_search(

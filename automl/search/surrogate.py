@@ -8,8 +8,9 @@ improvement against cost (Snoek et al., "Practical Bayesian Optimization of Mach
 Learning Algorithms", NeurIPS 2012, EI per second; here per square root of a second,
 which favours cheap pipelines less blindly)::
 
-    mean, spread <- forest over (encoding -> objective), failures counted as the worst
-    cost         <- forest over (encoding -> log evaluation time)
+    mean, spread <- forest over (encoding, fidelity -> objective), failures as the worst
+    cost         <- forest over (encoding, fidelity -> log evaluation time)
+    both predicted at full fidelity
     acquisition  <- EI(mean, spread, best objective) / sqrt(cost)
 """
 
@@ -57,7 +58,7 @@ class Surrogate:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean and spread of the objective (larger is better) and the evaluation seconds."""
         self._refit_if_stale()
-        X = np.array([self.grammar.encode(p) for p in pipelines])
+        X = np.array([self._features(p, fidelity=1.0) for p in pipelines])
         per_tree = _per_tree_predictions(self._score_model, X)
         seconds = np.exp(self._cost_model.predict(X))
         return per_tree.mean(axis=0), per_tree.std(axis=0), seconds
@@ -74,7 +75,7 @@ class Surrogate:
             _REFIT_MIN_NEW, _REFIT_GROWTH * self._fitted_on
         ):
             return
-        X = np.array([self.grammar.encode(t.pipeline) for t in self._trials])
+        X = np.array([self._features(t.pipeline, t.fidelity) for t in self._trials])
         objective = np.array(
             [self.metric.objective(t.score) if t.ok else np.nan for t in self._trials]
         )
@@ -85,6 +86,10 @@ class Surrogate:
         self._score_model = self._forest().fit(X, objective)
         self._cost_model = self._forest().fit(X, np.log(seconds))
         self._fitted_on = len(self._trials)
+
+    def _features(self, pipeline: PipelineSpec, fidelity: float) -> np.ndarray:
+        # The fidelity is an input: results on fewer rows inform the prediction at all rows.
+        return np.append(self.grammar.encode(pipeline), np.log(fidelity))
 
     def _forest(self) -> RandomForestRegressor:
         return RandomForestRegressor(

@@ -1,0 +1,72 @@
+"""Successive halving: cheap first looks, and only the best pipelines reach all rows."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import make_classification
+
+from automl import AutoClassifier
+from automl.components import default_grammar
+from automl.data import check_training_data
+from automl.history import History, Trial
+from automl.metrics import get_metric
+from automl.search.halving import ETA, SuccessiveHalving, fidelity_levels
+from automl.search.random import RandomSearch
+from tests.helpers import mixed_frame
+
+GRAMMAR = default_grammar(check_training_data(*mixed_frame(200)).profile)
+METRIC = get_metric("roc_auc", 2)
+
+
+def test_rungs_depend_on_the_rows():
+    assert fidelity_levels(1500) == (1.0,)
+    assert fidelity_levels(8000) == (1 / 3, 1.0)
+    assert fidelity_levels(60_000) == (1 / 9, 1 / 3, 1.0)
+
+
+def _tell(scheduler, proposal, number):
+    score = (number * 7919 % 97) / 97  # a fixed, scrambled score per proposal
+    trial = Trial(number, proposal.pipeline, proposal.origin, "ok", score=score,
+                  fidelity=proposal.fidelity, fit_time=1.0)  # fmt: skip
+    scheduler.tell(trial)
+    return trial
+
+
+def test_a_pipeline_moves_up_only_from_the_top_third_of_its_rung():
+    levels = (1 / 9, 1 / 3, 1.0)
+    scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
+    trials: list[Trial] = []
+    for number in range(60):
+        proposal = scheduler.ask()
+        if proposal.origin == "promoted":
+            lower = levels[levels.index(proposal.fidelity) - 1]
+            rung = sorted((t for t in trials if t.fidelity == lower), key=lambda t: -t.score)
+            top = {t.pipeline.key for t in rung[: len(rung) // ETA]}
+            assert proposal.pipeline.key in top
+        else:
+            assert proposal.fidelity == levels[0]
+        trials.append(_tell(scheduler, proposal, number))
+    counts = [sum(t.fidelity == level for t in trials) for level in levels]
+    assert counts[0] > counts[1] > counts[2] > 0
+
+
+def test_the_best_is_chosen_among_the_highest_fidelity_only():
+    history = History(METRIC)
+    specs = [GRAMMAR.sample(np.random.default_rng(i)) for i in range(3)]
+    history.add(Trial(0, specs[0], "t", "ok", score=0.99, fidelity=1 / 3, fit_time=1.0))
+    history.add(Trial(1, specs[1], "t", "ok", score=0.80, fidelity=1.0, fit_time=1.0))
+    history.add(Trial(2, specs[2], "t", "ok", score=0.85, fidelity=1.0, fit_time=1.0))
+    assert [t.score for t in history.ranked()] == [0.85, 0.80]
+    board = history.leaderboard()
+    assert list(board["fidelity"]) == [1.0, 1.0, 1 / 3]
+    assert board["rank"].isna().tolist() == [False, False, True]
+
+
+def test_large_data_is_searched_on_subsamples_first():
+    X, y = make_classification(16_000, 10, n_informative=5, random_state=0)
+    model = AutoClassifier(time_budget=None, max_evals=14, search="random", random_state=0)
+    model.fit(X, y)
+    board = model.leaderboard()
+    assert set(board["fidelity"]) == {1 / 3, 1.0}
+    assert (board["fidelity"] == 1 / 3).sum() > (board["fidelity"] == 1.0).sum()
+    assert model.best_score_ == board.loc[board["fidelity"] == 1.0, "roc_auc"].max()
