@@ -8,7 +8,7 @@ benchmark resumes where it stopped.
 
     python benchmarks/run.py --datasets benchmarks/datasets_20.txt --budget 60 \\
         --out benchmarks/results/skeleton.jsonl
-    python benchmarks/run.py --report benchmarks/results/skeleton.jsonl
+    python benchmarks/report.py benchmarks/results/skeleton.jsonl --plot anytime.png
 
 Test score: ROC AUC for two classes, log loss for more (as the product is judged).
 Needs ``pip install .[benchmark]`` (psutil samples the memory).
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from report import report
 
 DEFAULT_DATASETS = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "classification"
@@ -38,9 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one[0], args.one[1], args)))
-        return 0
-    if args.report:
-        print(report(pd.read_json(args.report, lines=True)))
         return 0
     if not Path(args.data_dir).is_dir():
         raise SystemExit(
@@ -74,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/results.jsonl")
-    parser.add_argument("--report", help="print the table of a results file and stop")
+    parser.add_argument(
+        "--flaml-python", help="Python of a separate environment with flaml[automl] installed"
+    )
     parser.add_argument("--one", nargs=2, metavar=("DATASET", "SYSTEM"), help=argparse.SUPPRESS)
     return parser
 
@@ -97,8 +97,9 @@ def _done(out: Path) -> set[tuple]:
 def _run_in_subprocess(name: str, system: str, args: argparse.Namespace) -> dict:
     import psutil
 
+    python = args.flaml_python if system == "flaml" and args.flaml_python else sys.executable
     command = [
-        sys.executable, __file__, "--one", name, system, "--data-dir", args.data_dir,
+        python, __file__, "--one", name, system, "--data-dir", args.data_dir,
         "--budget", str(args.budget), "--n-jobs", str(args.n_jobs), "--seed", str(args.seed),
     ]  # fmt: skip
     start = time.monotonic()
@@ -149,33 +150,52 @@ def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
         X, y, test_size=0.25, stratify=y if np.bincount(pd.factorize(y)[0]).min() >= 2 else None,
         random_state=args.seed,
     )  # fmt: skip
-    model = _system(system, args)
+    model = _system(system, args, n_classes=len(np.unique(y)))
     start = time.monotonic()
     model.fit(X_train, y_train)
     fit_time = time.monotonic() - start
     proba = model.predict_proba(X_test)
+    budgeted = system.startswith(("automl", "flaml"))
     result = {
         "status": "ok",
         "n_rows": len(X),
         "n_classes": len(np.unique(y)),
         "fit_time": fit_time,
-        "over_budget": fit_time - args.budget if system == "automl" else None,
+        "over_budget": fit_time - args.budget if budgeted else None,
         **_test_score(y_test, proba, model.classes_),
     }
-    if system == "automl":
+    if system.startswith("automl"):
         result.update(
             n_evaluations=len(model.history_),
             cv_score=model.best_score_,
             pipeline=model.best_pipeline_spec_.describe(),
+            trajectory=_trajectory(model),
         )
     return result
 
 
-def _system(system: str, args: argparse.Namespace):
-    if system == "automl":
+def _trajectory(model) -> list[tuple[float, float]]:
+    """(seconds, best CV score so far) at each improvement, at full fidelity."""
+    points, best = [], None
+    objective = model.history_.metric.objective
+    for trial in sorted(model.history_.trials, key=lambda t: t.finished_at):
+        full = trial.ok and trial.fidelity == 1.0
+        if full and (best is None or objective(trial.score) > objective(best)):
+            best = trial.score
+            points.append((round(trial.finished_at, 3), best))
+    return points
+
+
+def _system(system: str, args: argparse.Namespace, n_classes: int):
+    if system.startswith("automl"):
         from automl import AutoClassifier
 
-        return AutoClassifier(time_budget=args.budget, n_jobs=args.n_jobs, random_state=args.seed)
+        search = {"search": system.split("-", 1)[1]} if "-" in system else {}
+        return AutoClassifier(
+            time_budget=args.budget, n_jobs=args.n_jobs, random_state=args.seed, **search
+        )
+    if system == "flaml":
+        return _Flaml(args.budget, args.n_jobs, args.seed, n_classes)
     from lightgbm import LGBMClassifier
     from sklearn.compose import make_column_selector, make_column_transformer
     from sklearn.ensemble import RandomForestClassifier
@@ -199,6 +219,31 @@ def _system(system: str, args: argparse.Namespace):
     return make_pipeline(preprocessing, models[system])
 
 
+class _Flaml:
+    """FLAML's AutoML at the same budget, cores and metric as AutoClassifier."""
+
+    def __init__(self, budget: float, n_jobs: int, seed: int, n_classes: int):
+        from flaml import AutoML
+
+        self.model = AutoML()
+        self.settings = dict(
+            task="classification",
+            time_budget=budget,
+            metric="roc_auc" if n_classes == 2 else "log_loss",
+            n_jobs=n_jobs,
+            seed=seed,
+            verbose=0,
+        )
+
+    def fit(self, X, y):
+        self.model.fit(X, y, **self.settings)
+        self.classes_ = self.model.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
+
+
 def _test_score(y_test, proba, classes) -> dict:
     from sklearn.metrics import log_loss, roc_auc_score
 
@@ -217,43 +262,6 @@ def _one_line(result: dict) -> str:
         f"{result['dataset']:<28} {result['system']:<14} {score} "
         f"fit {result['fit_time']:.1f}s peak {result['peak_mb']:.0f} MB"
     )
-
-
-def report(results: pd.DataFrame) -> str:
-    """A table per dataset: each system's test score, and AutoClassifier's time and memory."""
-    ok = results[results["status"] == "ok"]
-    scores = ok.pivot_table(index="dataset", columns="system", values="test_score", aggfunc="last")
-    metric = ok.groupby("dataset")["metric"].last()
-    automl = ok[ok["system"] == "automl"].set_index("dataset")
-    table = scores.assign(metric=metric)
-    if not automl.empty:
-        table["automl_fit_s"] = automl["fit_time"]
-        table["over_budget_s"] = automl["over_budget"]
-        table["automl_peak_mb"] = automl["peak_mb"]
-        table["evaluations"] = automl["n_evaluations"]
-    lines = [table.to_string(float_format=lambda v: f"{v:.4f}"), ""]
-    for baseline in ("random_forest", "lightgbm"):
-        if {"automl", baseline} <= set(scores.columns):
-            both = table.dropna(subset=["automl", baseline])
-            sign = np.where(both["metric"] == "log_loss", -1.0, 1.0)
-            wins = int((sign * (both["automl"] - both[baseline]) >= 0).sum())
-            lines.append(
-                f"automl at least as good as default {baseline} on {wins} of {len(both)} datasets"
-            )
-    if "over_budget_s" in table:
-        over = table["over_budget_s"].dropna()
-        budget = float(ok["budget"].iloc[0])
-        within = (table["automl_fit_s"] <= budget * 1.05 + 3).sum()
-        lines.append(
-            f"fit time over budget: median {over.median():.2f} s, worst {over.max():.2f} s; "
-            f"within budget x 1.05 + 3 s on {within} of {len(over)}"
-        )
-    failed = results[results["status"] != "ok"]
-    if len(failed):
-        lines.append(
-            f"failed runs: {len(failed)}: " + ", ".join(failed["dataset"] + "/" + failed["system"])
-        )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,140 @@
+"""Tables and the anytime plot of a benchmark's results (a JSON-lines file of run.py).
+
+    python benchmarks/report.py benchmarks/results/run.jsonl [more.jsonl ...] [--plot anytime.png]
+
+For each budget: the test score of every system on every dataset, the mean rank of
+each system (1 is best; ROC AUC higher and log loss lower are better), how often each
+AutoClassifier variant is at least as good as each other system, and its time over
+budget and peak memory. The plot shows the best cross-validation score over time of
+the AutoClassifier variants, normalised per dataset (0: the worst first result of any
+variant, 1: the best final one) and averaged over datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+
+_GRID_POINTS = 200
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="+", help="JSON-lines files written by benchmarks/run.py")
+    parser.add_argument("--plot", help="write the anytime plot to this PNG file")
+    args = parser.parse_args(argv)
+    results = pd.concat([pd.read_json(path, lines=True) for path in args.results])
+    print(report(results))
+    if args.plot:
+        plot_anytime(results, args.plot)
+        print(f"\nanytime plot written to {args.plot}")
+    return 0
+
+
+def report(results: pd.DataFrame) -> str:
+    """All tables, one section per budget."""
+    ok = results[results["status"] == "ok"].copy()
+    ok["objective"] = np.where(ok["metric"] == "log_loss", -ok["test_score"], ok["test_score"])
+    sections = [_budget_section(group, budget) for budget, group in ok.groupby("budget")]
+    failed = results[results["status"] != "ok"]
+    if len(failed):
+        runs = ", ".join(
+            failed["dataset"] + "/" + failed["system"] + "@" + failed["budget"].astype(str)
+        )
+        sections.append(f"failed runs ({len(failed)}): {runs}")
+    return "\n\n".join(sections)
+
+
+def _budget_section(ok: pd.DataFrame, budget: float) -> str:
+    scores = ok.pivot_table(index="dataset", columns="system", values="test_score", aggfunc="last")
+    objective = ok.pivot_table(
+        index="dataset", columns="system", values="objective", aggfunc="last"
+    )
+    table = scores.assign(metric=ok.groupby("dataset")["metric"].last())
+    lines = [f"== budget {budget:g} s: test score ==", table.to_string(float_format=_fmt)]
+    ranks = objective.rank(axis=1, ascending=False).mean().sort_values()
+    lines.append("\nmean rank (1 is best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()))
+    for system in [s for s in objective.columns if s.startswith("automl")]:
+        for other in [s for s in objective.columns if s != system]:
+            both = objective[[system, other]].dropna()
+            at_least = int((both[system] >= both[other]).sum())
+            better = int((both[system] > both[other]).sum())
+            lines.append(
+                f"{system} vs {other}: at least as good on {at_least}, better on {better}, "
+                f"of {len(both)} datasets"
+            )
+    budgeted = ok[ok["over_budget"].notna()]
+    for system, runs in budgeted.groupby("system"):
+        within = int((runs["fit_time"] <= budget * 1.05 + 3).sum())
+        lines.append(
+            f"{system}: time over budget median {runs['over_budget'].median():.2f} s, worst "
+            f"{runs['over_budget'].max():.2f} s, within budget x 1.05 + 3 s on {within} of "
+            f"{len(runs)}; peak memory median {runs['peak_mb'].median():.0f} MB, worst "
+            f"{runs['peak_mb'].max():.0f} MB"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def anytime_curves(results: pd.DataFrame, budget: float) -> dict[str, np.ndarray]:
+    """Mean normalised best-so-far CV score of each AutoClassifier variant on a time grid."""
+    runs = results[
+        (results["status"] == "ok")
+        & (results["budget"] == budget)
+        & results["system"].str.startswith("automl")
+    ]
+    grid = np.linspace(0, budget, _GRID_POINTS)
+    curves: dict[str, list[np.ndarray]] = {}
+    for _, dataset in runs.groupby("dataset"):
+        sign = -1.0 if dataset["metric"].iloc[0] == "log_loss" else 1.0
+        paths = {
+            row.system: np.array(row.trajectory, dtype=float).reshape(-1, 2)
+            for row in dataset.itertuples()
+        }
+        paths = {s: p * [1.0, sign] for s, p in paths.items() if len(p)}
+        if not paths:
+            continue
+        low = min(p[0, 1] for p in paths.values())
+        high = max(p[-1, 1] for p in paths.values())
+        for system, path in paths.items():
+            index = np.searchsorted(path[:, 0], grid, side="right") - 1
+            values = np.where(index >= 0, path[np.maximum(index, 0), 1], low)
+            normalised = (values - low) / (high - low) if high > low else np.ones_like(grid)
+            curves.setdefault(system, []).append(np.clip(normalised, 0, 1))
+    return {"_grid": grid, **{s: np.mean(c, axis=0) for s, c in curves.items()}}
+
+
+def plot_anytime(results: pd.DataFrame, path: str) -> None:
+    """One panel per budget: normalised best CV score against elapsed time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    budgets = sorted(results.loc[results["system"].str.startswith("automl"), "budget"].unique())
+    figure, axes = plt.subplots(1, len(budgets), figsize=(6 * len(budgets), 4.5), squeeze=False)
+    for axis, budget in zip(axes[0], budgets, strict=True):
+        curves = anytime_curves(results, budget)
+        grid = curves.pop("_grid")
+        for system, curve in sorted(curves.items()):
+            axis.plot(grid, curve, label=system)
+        axis.set(
+            title=f"budget {budget:g} s",
+            xlabel="seconds",
+            ylabel="normalised best CV score (mean over datasets)",
+            ylim=(0, 1.02),
+        )
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
