@@ -133,7 +133,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 grammar, metric, seeds=grammar.default_pipelines(), random_state=seed
             ),
             metric,
-            fidelity_levels(len(folds.train[0])),
+            fidelity_levels(folds),
         )
         progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
         dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)

@@ -43,6 +43,38 @@ class Folds:
         return len(self.train[0]) / n_rows
 
 
+@dataclass(frozen=True)
+class Fidelity:
+    """How much of a full evaluation a trial gets, for successive halving.
+
+    ``rows``: the share of each fold's training rows that the pipeline fits on;
+    ``folds``: the share of the folds evaluated (at least one). Validation rows are
+    never subsampled, so that scores at one fidelity compare fairly.
+    """
+
+    rows: float = 1.0
+    folds: float = 1.0
+
+    @property
+    def cost(self) -> float:
+        """The share of a full evaluation's work."""
+        return self.rows * self.folds
+
+    def n_folds(self, total: int) -> int:
+        return max(1, round(self.folds * total))
+
+    def __str__(self) -> str:
+        parts = [
+            f"{share:.2g} {name}"
+            for name, share in (("rows", self.rows), ("folds", self.folds))
+            if share < 1
+        ]
+        return ", ".join(parts) or "full"
+
+
+FULL = Fidelity()
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Everything an evaluation needs besides the pipeline; shared once with the workers."""
@@ -115,19 +147,21 @@ def take_rows(X, rows: np.ndarray):
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
-def cross_validate(data: Dataset, pipeline, metric: Metric, fidelity: float = 1.0) -> FoldScores:
+def cross_validate(
+    data: Dataset, pipeline, metric: Metric, fidelity: Fidelity = FULL
+) -> FoldScores:
     """Fit ``pipeline`` on each fold's training rows and score its validation rows.
 
-    With ``fidelity < 1`` each fold trains on that share of its training rows (a
-    stratified subsample, the same for every pipeline) and validates on all of its
-    validation rows, so that scores at one fidelity compare fairly.
+    A lower ``fidelity`` uses the first folds only, and fits on a stratified share of
+    each fold's training rows (the same subsample for every pipeline).
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
     oof = np.full((len(y_codes), data.n_classes), np.nan, dtype=np.float32)
     scores, fit_time, predict_time = [], 0.0, 0.0
-    for train, valid in zip(data.folds.train, data.folds.valid, strict=True):
-        train = subsample(train, y_codes, fidelity)
+    n_folds = fidelity.n_folds(len(data.folds))
+    for train, valid in zip(data.folds.train[:n_folds], data.folds.valid[:n_folds], strict=True):
+        train = subsample(train, y_codes, fidelity.rows)
         model = clone(pipeline)
         start = time.perf_counter()
         model.fit(take_rows(X, train), y_codes[train])

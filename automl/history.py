@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from automl.evaluation import FULL, Fidelity
 from automl.grammar import PipelineSpec
 from automl.metrics import Metric
 
@@ -39,8 +40,7 @@ class Proposal:
 
     pipeline: PipelineSpec
     origin: str
-    #: Share of each fold's training rows to fit on (successive halving's budget).
-    fidelity: float = 1.0
+    fidelity: Fidelity = FULL
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,8 +48,7 @@ class Trial:
     """One evaluated pipeline, whatever became of it.
 
     ``score`` is the mean validation score (NaN unless ``status == "ok"``) at
-    ``fidelity``, the share of training rows used; ``finished_at`` counts seconds
-    from the start of ``fit``.
+    ``fidelity``; ``finished_at`` counts seconds from the start of ``fit``.
     """
 
     number: int
@@ -64,7 +63,7 @@ class Trial:
     finished_at: float = math.nan
     error: str = ""
     oof_proba: np.ndarray | None = None
-    fidelity: float = 1.0
+    fidelity: Fidelity = FULL
 
     @property
     def ok(self) -> bool:
@@ -94,12 +93,12 @@ class History:
     def ranked(self) -> list[Trial]:
         """Successful trials at the highest fidelity reached, best first; ties go to the faster.
 
-        Scores at a lower fidelity (fewer training rows) never compete with these.
+        Scores at a lower fidelity (fewer rows or folds) never compete with these.
         """
         successful = [t for t in self.trials if t.ok]
-        top = max((t.fidelity for t in successful), default=1.0)
+        top = max((t.fidelity.cost for t in successful), default=1.0)
         return sorted(
-            (t for t in successful if t.fidelity == top),
+            (t for t in successful if t.fidelity.cost == top),
             key=lambda t: (-self.metric.objective(t.score), t.fit_time),
         )
 
@@ -123,7 +122,7 @@ class History:
         ranked = self.ranked()
         partial = sorted(
             (t for t in self.trials if t.ok and t not in ranked),
-            key=lambda t: (-t.fidelity, -self.metric.objective(t.score)),
+            key=lambda t: (-t.fidelity.cost, -self.metric.objective(t.score)),
         )
         order = ranked + partial + [t for t in self.trials if not t.ok]
         in_ranking = {id(t) for t in ranked}
@@ -136,7 +135,7 @@ class History:
                 "fit_time": trial.fit_time,
                 "duration": trial.duration,
                 "status": trial.status,
-                "fidelity": trial.fidelity,
+                "fidelity": str(trial.fidelity),
                 "origin": trial.origin,
                 "finished_at": trial.finished_at,
                 "hyperparameters": trial.pipeline.classifier.kwargs,

@@ -179,7 +179,7 @@ def _trajectory(model) -> list[tuple[float, float]]:
     points, best = [], None
     objective = model.history_.metric.objective
     for trial in sorted(model.history_.trials, key=lambda t: t.finished_at):
-        full = trial.ok and trial.fidelity == 1.0
+        full = trial.ok and trial.fidelity.cost == 1.0
         if full and (best is None or objective(trial.score) > objective(best)):
             best = trial.score
             points.append((round(trial.finished_at, 3), best))

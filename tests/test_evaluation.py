@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from automl.evaluation import HOLDOUT_ABOVE_ROWS, Dataset, cross_validate, make_folds
+from automl.evaluation import HOLDOUT_ABOVE_ROWS, Dataset, Fidelity, cross_validate, make_folds
 from automl.metrics import METRICS
 
 
@@ -83,3 +83,15 @@ def test_out_of_fold_probabilities_give_the_fold_scores():
         )
     assert np.mean(result.scores) < np.log(3) - 0.2  # well below chance: the signal is learnt
     assert result.fit_time > 0
+
+
+def test_a_lower_fidelity_fits_fewer_rows_on_fewer_folds_and_validates_all_of_theirs():
+    data = _dataset(n_rows=300)
+    RowSpy.seen = []
+    pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
+    result = cross_validate(data, pipeline, METRICS["log_loss"], Fidelity(rows=1 / 3, folds=0.4))
+    assert len(RowSpy.seen) == 2 == len(result.scores)
+    for seen, train in zip(RowSpy.seen, data.folds.train[:2], strict=True):
+        assert seen < set(train) and len(seen) == round(len(train) / 3)
+    validated = ~np.isnan(result.oof_proba[:, 0])
+    assert set(np.flatnonzero(validated)) == set(np.concatenate(data.folds.valid[:2]))

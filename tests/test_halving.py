@@ -8,6 +8,7 @@ from sklearn.datasets import make_classification
 from automl import AutoClassifier
 from automl.components import default_grammar
 from automl.data import check_training_data
+from automl.evaluation import FULL, Fidelity, make_folds
 from automl.history import History, Trial
 from automl.metrics import get_metric
 from automl.search.halving import ETA, SuccessiveHalving, fidelity_levels
@@ -18,10 +19,15 @@ GRAMMAR = default_grammar(check_training_data(*mixed_frame(200)).profile)
 METRIC = get_metric("roc_auc", 2)
 
 
+def _levels(n_rows: int) -> tuple[Fidelity, ...]:
+    return fidelity_levels(make_folds(np.arange(n_rows) % 2, cv=5))
+
+
 def test_rungs_depend_on_the_rows():
-    assert fidelity_levels(1500) == (1.0,)
-    assert fidelity_levels(8000) == (1 / 3, 1.0)
-    assert fidelity_levels(60_000) == (1 / 9, 1 / 3, 1.0)
+    assert _levels(800) == (FULL,)
+    assert _levels(1500) == (Fidelity(folds=1 / 5), FULL)
+    assert _levels(8000) == (Fidelity(rows=1 / 3), FULL)
+    assert _levels(60_000) == (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
 
 
 def _tell(scheduler, proposal, number):
@@ -33,7 +39,7 @@ def _tell(scheduler, proposal, number):
 
 
 def test_a_pipeline_moves_up_only_from_the_top_third_of_its_rung():
-    levels = (1 / 9, 1 / 3, 1.0)
+    levels = (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
     scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
     trials: list[Trial] = []
     for number in range(60):
@@ -53,12 +59,13 @@ def test_a_pipeline_moves_up_only_from_the_top_third_of_its_rung():
 def test_the_best_is_chosen_among_the_highest_fidelity_only():
     history = History(METRIC)
     specs = [GRAMMAR.sample(np.random.default_rng(i)) for i in range(3)]
-    history.add(Trial(0, specs[0], "t", "ok", score=0.99, fidelity=1 / 3, fit_time=1.0))
-    history.add(Trial(1, specs[1], "t", "ok", score=0.80, fidelity=1.0, fit_time=1.0))
-    history.add(Trial(2, specs[2], "t", "ok", score=0.85, fidelity=1.0, fit_time=1.0))
+    third = Fidelity(rows=1 / 3)
+    history.add(Trial(0, specs[0], "t", "ok", score=0.99, fidelity=third, fit_time=1.0))
+    history.add(Trial(1, specs[1], "t", "ok", score=0.80, fit_time=1.0))
+    history.add(Trial(2, specs[2], "t", "ok", score=0.85, fit_time=1.0))
     assert [t.score for t in history.ranked()] == [0.85, 0.80]
     board = history.leaderboard()
-    assert list(board["fidelity"]) == [1.0, 1.0, 1 / 3]
+    assert list(board["fidelity"]) == ["full", "full", "0.33 rows"]
     assert board["rank"].isna().tolist() == [False, False, True]
 
 
@@ -67,6 +74,6 @@ def test_large_data_is_searched_on_subsamples_first():
     model = AutoClassifier(time_budget=None, max_evals=14, search="random", random_state=0)
     model.fit(X, y)
     board = model.leaderboard()
-    assert set(board["fidelity"]) == {1 / 3, 1.0}
-    assert (board["fidelity"] == 1 / 3).sum() > (board["fidelity"] == 1.0).sum()
-    assert model.best_score_ == board.loc[board["fidelity"] == 1.0, "roc_auc"].max()
+    assert set(board["fidelity"]) == {"0.33 rows", "full"}
+    assert (board["fidelity"] == "0.33 rows").sum() > (board["fidelity"] == "full").sum()
+    assert model.best_score_ == board.loc[board["fidelity"] == "full", "roc_auc"].max()

@@ -79,16 +79,16 @@ def best_loss(trials: list[Trial]) -> float:
     return min(t.score for t in trials if t.ok)
 
 
-@pytest.mark.parametrize("name", ["hybrid", "bayes"])
-def test_model_based_strategies_beat_random_on_the_synthetic_objective(name):
-    learned = np.mean([best_loss(run(name, 80, random_state=seed)) for seed in range(3)])
+def test_the_hybrid_beats_random_search_on_the_synthetic_objective():
+    hybrid = np.mean([best_loss(run("hybrid", 80, random_state=seed)) for seed in range(3)])
     random = np.mean([best_loss(run("random", 80, random_state=seed)) for seed in range(3)])
-    assert learned < random
+    assert hybrid < random - 0.01
 
 
-def test_evolution_improves_on_its_first_population():
+@pytest.mark.parametrize("name", ["evolution", "bayes"])
+def test_each_part_alone_improves_on_its_first_proposals(name):
     for seed in range(3):
-        trials = run("evolution", 150, random_state=seed)
+        trials = run(name, 150, random_state=seed)
         assert best_loss(trials) < best_loss(trials[:20]) - 0.02
 
 

@@ -1,10 +1,11 @@
-"""Asynchronous successive halving over the share of training rows (multi-fidelity).
+"""Asynchronous successive halving over rows or folds (multi-fidelity).
 
 ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
-2020): a new pipeline first trains on a small share of each fold's rows; whenever
-a worker is free, a pipeline in the top 1/eta of its rung moves up to the next,
-eta times larger share, so that only those that keep winning reach full
-cross-validation. There is no barrier between rungs::
+2020): a new pipeline is first evaluated cheaply, on a share of each fold's
+training rows (large data) or on one fold (medium data); whenever a worker is free,
+a pipeline in the top 1/eta of its rung moves up to the next, larger fidelity, so
+that only those that keep winning reach full cross-validation. There is no barrier
+between rungs::
 
     ask:
         for each rung, from the second highest down:
@@ -19,32 +20,40 @@ from __future__ import annotations
 import dataclasses
 from itertools import pairwise
 
+from automl.evaluation import FULL, Fidelity, Folds
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
 from automl.search.base import Searcher
 
 #: The smallest share of rows is at least this many rows: below, scores say little.
 MIN_RUNG_ROWS = 2000
+#: One fold first only from this many rows: a fifth of fewer validates too few.
+MIN_FOLD_RUNG_ROWS = 1000
 ETA = 3
 MAX_RUNGS = 3
 
 
-def fidelity_levels(n_train_rows: int) -> tuple[float, ...]:
-    """The shares of training rows of each rung, smallest first, ending with 1."""
-    levels = [1.0]
-    while len(levels) < MAX_RUNGS and n_train_rows * levels[0] / ETA >= MIN_RUNG_ROWS:
-        levels.insert(0, levels[0] / ETA)
-    return tuple(levels)
+def fidelity_levels(folds: Folds) -> tuple[Fidelity, ...]:
+    """The fidelity of each rung, cheapest first, ending with the full evaluation."""
+    n_train = len(folds.train[0])
+    if n_train / ETA >= MIN_RUNG_ROWS:
+        shares = [1.0]
+        while len(shares) < MAX_RUNGS and n_train * shares[0] / ETA >= MIN_RUNG_ROWS:
+            shares.insert(0, shares[0] / ETA)
+        return tuple(Fidelity(rows=share) for share in shares)
+    if len(folds) >= ETA and n_train + len(folds.valid[0]) >= MIN_FOLD_RUNG_ROWS:
+        return (Fidelity(folds=1 / len(folds)), FULL)
+    return (FULL,)
 
 
 class SuccessiveHalving:
     """Wraps a searcher: its proposals start cheap, and only the best grow to full size."""
 
-    def __init__(self, searcher: Searcher, metric: Metric, fidelities: tuple[float, ...]):
+    def __init__(self, searcher: Searcher, metric: Metric, fidelities: tuple[Fidelity, ...]):
         self.searcher, self.metric = searcher, metric
         self.fidelities = fidelities
-        self._rungs: dict[float, list[Trial]] = {level: [] for level in fidelities}
-        self._promoted: set[tuple[str, float]] = set()
+        self._rungs: dict[Fidelity, list[Trial]] = {level: [] for level in fidelities}
+        self._promoted: set[tuple[str, Fidelity]] = set()
 
     def ask(self) -> Proposal | None:
         for lower, upper in reversed(list(pairwise(self.fidelities))):
@@ -62,7 +71,7 @@ class SuccessiveHalving:
             self._rungs[trial.fidelity].append(trial)
         self.searcher.tell(trial)
 
-    def _promotable(self, level: float) -> Trial | None:
+    def _promotable(self, level: Fidelity) -> Trial | None:
         rung = sorted(self._rungs[level], key=lambda t: -self.metric.objective(t.score))
         for trial in rung[: len(rung) // ETA]:
             if (trial.pipeline.key, level) not in self._promoted:

@@ -24,8 +24,8 @@ REFIT_SAFETY = 1.3
 
 def refit_estimate(trial: Trial, folds: Folds) -> float:
     """Seconds a fit of ``trial``'s pipeline on all rows is expected to take."""
-    per_fold = trial.fit_time / len(folds)
-    return REFIT_SAFETY * per_fold / folds.train_fraction / trial.fidelity
+    per_fold = trial.fit_time / trial.fidelity.n_folds(len(folds))
+    return REFIT_SAFETY * per_fold / folds.train_fraction / trial.fidelity.rows
 
 
 def run_search(

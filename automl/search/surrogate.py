@@ -22,6 +22,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.ensemble import RandomForestRegressor
 
+from automl.evaluation import FULL, Fidelity
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Trial
 from automl.metrics import Metric
@@ -58,7 +59,7 @@ class Surrogate:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean and spread of the objective (larger is better) and the evaluation seconds."""
         self._refit_if_stale()
-        X = np.array([self._features(p, fidelity=1.0) for p in pipelines])
+        X = np.array([self._features(p, FULL) for p in pipelines])
         per_tree = _per_tree_predictions(self._score_model, X)
         seconds = np.exp(self._cost_model.predict(X))
         return per_tree.mean(axis=0), per_tree.std(axis=0), seconds
@@ -87,9 +88,10 @@ class Surrogate:
         self._cost_model = self._forest().fit(X, np.log(seconds))
         self._fitted_on = len(self._trials)
 
-    def _features(self, pipeline: PipelineSpec, fidelity: float) -> np.ndarray:
-        # The fidelity is an input: results on fewer rows inform the prediction at all rows.
-        return np.append(self.grammar.encode(pipeline), np.log(fidelity))
+    def _features(self, pipeline: PipelineSpec, fidelity: Fidelity) -> np.ndarray:
+        # The fidelity is an input: cheap results inform the prediction of a full one.
+        shares = [np.log(fidelity.rows), np.log(fidelity.folds)]
+        return np.append(self.grammar.encode(pipeline), shares)
 
     def _forest(self) -> RandomForestRegressor:
         return RandomForestRegressor(
