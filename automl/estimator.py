@@ -120,29 +120,22 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         clock = time.monotonic
         start = clock()
         self._check_params()
-        data = check_training_data(X, y)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        metric = get_metric(self.metric, data.profile.n_classes)
-        folds = make_folds(data.y_codes, cv=self.cv, random_state=seed)
-        grammar = default_grammar(data.profile)
-        budget = Budget(start, self.time_budget, self.max_evals, self._eval_time_limit())
-        history = History(metric)
-        searcher = SuccessiveHalving(
-            SEARCHERS[self.search](
-                grammar, metric, seeds=grammar.default_pipelines(), random_state=seed
-            ),
-            metric,
-            fidelity_levels(folds),
-        )
-        progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
-        dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+        # The pool's fork server imports the libraries while the data is checked.
         with WorkerPool() as pool:
+            data = check_training_data(X, y)
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            metric = get_metric(self.metric, data.profile.n_classes)
+            folds = make_folds(data.y_codes, cv=self.cv, random_state=seed)
+            grammar = default_grammar(data.profile)
+            budget = Budget(start, self.time_budget, self.max_evals, self._eval_time_limit())
+            dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
             runner = EvaluationRunner(
                 pool, dataset, grammar, metric, random_state=seed, clock=clock, start=start
             )
+            history = History(metric)
+            progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
             run_search(
-                searcher,
+                self._searcher(grammar, metric, folds, seed),
                 runner,
                 history,
                 budget=budget,
@@ -167,6 +160,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.best_pipeline_ = pipeline
         self.fit_time_ = clock() - start
         return self
+
+    def _searcher(self, grammar, metric, folds, seed: int) -> SuccessiveHalving:
+        """The chosen strategy, seeded with the defaults, behind successive halving."""
+        strategy = SEARCHERS[self.search]
+        seeds = grammar.default_pipelines()
+        searcher = strategy(grammar, metric, seeds=seeds, random_state=seed)
+        return SuccessiveHalving(searcher, metric, fidelity_levels(folds))
 
     def predict(self, X) -> np.ndarray:
         """Class labels for the rows of ``X``."""

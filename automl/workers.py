@@ -156,6 +156,7 @@ class WorkerPool:
         self._shared: list[str] = []
         self._server: _ForkServer | None = None
         self._inbox: queue.Queue = queue.Queue()
+        self._attach()  # start the server now: it imports while the caller prepares
 
     def __enter__(self) -> WorkerPool:
         return self
