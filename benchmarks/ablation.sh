@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The search ablation of issue 3: every search strategy and FLAML at 30 s and 120 s on
 # the datasets of datasets_ablation.txt, n_jobs=1, in two streams (one per core).
-# Resumable: run it again and it skips what is in the results files.
+# Resumable: run it again and it skips what is in the results files. RESULTS sets the
+# folder of the results (to benchmark a frozen checkout while this one changes, run its
+# copy of this script with PYTHONPATH=<checkout> and RESULTS=<this checkout>/benchmarks/results).
 #   FLAML needs its own environment (its automl extra pins xgboost below 3):
 #   python3 -m venv ../.venv-flaml && ../.venv-flaml/bin/pip install "flaml[automl]" pandas
 set -euo pipefail
@@ -9,12 +11,13 @@ cd "$(dirname "$0")/.."
 flaml_python=${FLAML_PYTHON:-../.venv-flaml/bin/python}
 systems=automl-hybrid,automl-evolution,automl-bayes,automl-random
 [ -x "$flaml_python" ] && systems=$systems,flaml
-mkdir -p benchmarks/results
+results=${RESULTS:-benchmarks/results}
+mkdir -p "$results"
 for budget in 30 120; do
   python benchmarks/run.py --datasets benchmarks/datasets_ablation.txt --budget "$budget" \
     --systems "$systems" --flaml-python "$flaml_python" \
-    --out "benchmarks/results/ablation_${budget}s.jsonl" > "benchmarks/results/ablation_${budget}s.log" 2>&1 &
+    --out "$results/ablation_${budget}s.jsonl" > "$results/ablation_${budget}s.log" 2>&1 &
 done
 wait
-python benchmarks/report.py benchmarks/results/ablation_30s.jsonl benchmarks/results/ablation_120s.jsonl \
-  --plot benchmarks/results/ablation_anytime.png
+python benchmarks/report.py "$results/ablation_30s.jsonl" "$results/ablation_120s.jsonl" \
+  --plot "$results/ablation_anytime.png"
