@@ -3,7 +3,8 @@
 # the datasets of datasets_ablation.txt, n_jobs=1, in two streams (one per core).
 # Resumable: run it again and it skips what is in the results files. RESULTS sets the
 # folder of the results (to benchmark a frozen checkout while this one changes, run its
-# copy of this script with PYTHONPATH=<checkout> and RESULTS=<this checkout>/benchmarks/results).
+# copy of this script with PYTHONPATH=<checkout> and RESULTS=<this checkout>/benchmarks/results,
+# and DATA_DIR where the datasets are).
 #   FLAML needs its own environment (its automl extra pins xgboost below 3):
 #   python3 -m venv ../.venv-flaml && ../.venv-flaml/bin/pip install "flaml[automl]" pandas
 set -euo pipefail
@@ -12,10 +13,11 @@ flaml_python=${FLAML_PYTHON:-../.venv-flaml/bin/python}
 systems=automl-hybrid,automl-evolution,automl-bayes,automl-random
 [ -x "$flaml_python" ] && systems=$systems,flaml
 results=${RESULTS:-benchmarks/results}
+data_dir=${DATA_DIR:-../shared/datasets/classification}
 mkdir -p "$results"
 for budget in 30 120; do
   python benchmarks/run.py --datasets benchmarks/datasets_ablation.txt --budget "$budget" \
-    --systems "$systems" --flaml-python "$flaml_python" \
+    --systems "$systems" --flaml-python "$flaml_python" --data-dir "$data_dir" \
     --out "$results/ablation_${budget}s.jsonl" > "$results/ablation_${budget}s.log" 2>&1 &
 done
 wait
