@@ -37,6 +37,7 @@ from typing import Any
 
 import cloudpickle
 import joblib
+from threadpoolctl import threadpool_limits
 
 #: Modules the fork server imports once, so that children start warm.
 PRELOAD = ("automl.evaluation", "automl.components", "sklearn.ensemble", "lightgbm", "xgboost")
@@ -377,8 +378,6 @@ def _child(directory: Path) -> None:
 
 
 def _run(task_path: Path) -> tuple[str, Any]:
-    from threadpoolctl import threadpool_limits
-
     warnings.simplefilter("ignore")
     try:
         with open(task_path, "rb") as file:
