@@ -221,6 +221,12 @@ def _column_kind(values: pd.Series, column: Hashable) -> str:
             "cannot use directly. Turn it into numbers (e.g. year, month, day of "
             "week, or seconds since an origin) or drop it."
         )
+    if _holds_pandas_na(values):
+        raise ValueError(
+            f"Column {column!r} marks missing text with pandas.NA, which the encoders "
+            f"cannot sort among strings. Use NaN instead, e.g. X[{column!r}] = "
+            f"X[{column!r}].astype(object).fillna(np.nan)."
+        )
     if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
@@ -235,6 +241,15 @@ def _column_kind(values: pd.Series, column: Hashable) -> str:
         "numbers), which the encoders cannot order. Convert it to one type, "
         f"e.g. X[{column!r}] = X[{column!r}].astype(str)."
     )
+
+
+def _holds_pandas_na(values: pd.Series) -> bool:
+    """Whether missing text is ``pandas.NA`` (nullable "string" dtype, or objects)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.dtype.na_value is pd.NA and bool(values.isna().any())
+    if values.dtype == object:
+        return any(value is pd.NA for value in values[values.isna()])
+    return False
 
 
 def _check_finite(values: pd.Series, column: Hashable) -> None:

@@ -8,6 +8,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
@@ -145,7 +146,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             )
             if self.verbose:
                 progress.close(history)
-            best, pipeline = refit_best(runner, history, lambda: budget.time_left(clock()))
+            best, pipeline = refit_best(
+                runner, history, lambda: budget.time_left(clock()) + budget.grace
+            )
 
         self.classes_ = data.classes
         self.n_features_in_ = data.X.shape[1]
@@ -211,8 +214,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        X = check_prediction_data(X, getattr(self, "feature_names_in_", None))
+        names = getattr(self, "feature_names_in_", None)
+        X = check_prediction_data(X, names)
         validate_data(self, X, reset=False, skip_check_array=True)
+        if names is not None and not isinstance(X, pd.DataFrame):
+            # The pipeline selects columns by name; scikit-learn has warned already.
+            X = pd.DataFrame(X, columns=names)
         return X
 
     def _check_params(self) -> None:

@@ -55,7 +55,7 @@ def save_model(model: Any, path: str | os.PathLike, description: dict[str, Any])
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "sha256": hashlib.sha256(payload).hexdigest(),
         "versions": library_versions(),
         **description,

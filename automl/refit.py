@@ -18,6 +18,8 @@ def refit_best(
 ) -> tuple[Trial, object]:
     """Refit the best trial whose expected refit time fits in ``time_left()``.
 
+    ``time_left`` includes whatever overrun the budget allows for this last step.
+
     When none is expected to fit, the fastest one is refitted anyway, with a
     warning: a model a little late beats no model.
 
@@ -30,7 +32,8 @@ def refit_best(
     if not ranked:
         raise RuntimeError(_all_failed_message(history))
     fitting = [t for t in ranked if refit_estimate(t, runner.folds) <= time_left()]
-    if not fitting:
+    forced = not fitting
+    if forced:
         fitting = [min(ranked, key=lambda t: refit_estimate(t, runner.folds))]
         warnings.warn(
             "No pipeline is expected to refit in the time left; refitting the fastest "
@@ -40,7 +43,11 @@ def refit_best(
         )
     errors = []
     for trial in fitting[:_MAX_ATTEMPTS]:
-        limit = max(time_left(), 2.0 * refit_estimate(trial, runner.folds))
+        if errors and time_left() <= 0:
+            break  # another attempt would overrun the budget
+        limit = (
+            max(time_left(), 2.0 * refit_estimate(trial, runner.folds)) if forced else time_left()
+        )
         outcome = runner.refit(trial.pipeline, time_limit=limit)
         if outcome.status == "ok":
             return trial, outcome.value

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from automl.evaluation import Dataset, FoldScores, cross_validate, fit_on_all_rows
+from automl.evaluation import FULL, Dataset, FoldScores, cross_validate, fit_on_all_rows
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
@@ -116,6 +116,7 @@ class EvaluationRunner:
             score_std=float(np.std(scores.scores)),
             fold_scores=scores.scores,
             fit_time=scores.fit_time,
-            oof_proba=scores.oof_proba,
+            # Only full evaluations may feed an ensemble: cheaper ones would leak memory.
+            oof_proba=scores.oof_proba if proposal.fidelity == FULL else None,
             **common,
         )

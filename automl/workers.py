@@ -116,6 +116,10 @@ class _ForkServer:
         self._send({"op": "run", "id": task_id, "dir": str(directory)})
         return task_id
 
+    def kill(self, task_id: int) -> None:
+        """Kill a task's child by its id: for one whose pid has not arrived yet."""
+        self._send({"op": "kill", "id": task_id})
+
     def load(self, path: str) -> None:
         self._send({"op": "load", "path": path})
 
@@ -273,6 +277,8 @@ class WorkerPool:
             task.killed_for = reason
             if task.pid is not None:
                 _kill_group(task.pid)
+            elif self._server is not None and self._server.alive:
+                self._server.kill(task.task_id)
 
 
 def _kill_group(pid: int) -> None:
@@ -328,6 +334,10 @@ def _obey(command: dict, children: dict[int, int]) -> bool:
         _SHARED[command["path"]] = joblib.load(command["path"], mmap_mode="r")
     elif command["op"] == "unload":
         _SHARED.pop(command["path"], None)
+    elif command["op"] == "kill":
+        for pid, task_id in children.items():
+            if task_id == command["id"]:
+                _kill_group(pid)
     elif command["op"] == "run":
         pid = os.fork()
         if pid == 0:

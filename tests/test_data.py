@@ -65,6 +65,11 @@ def test_pandas_categorical_and_nullable_columns():
             "dates or durations",
         ),
         (pd.DataFrame({"mixed": ["a", 1, "b", 2.5]}), [0, 1, 0, 1], "mixes value types"),
+        (
+            pd.DataFrame({"text": pd.array(["a", None, "b", "a"], dtype="string")}),
+            [0, 1, 0, 1],
+            "marks missing text with pandas.NA",
+        ),
     ],
 )
 def test_bad_training_data_gets_an_error_that_names_the_fix(X, y, message):

@@ -133,3 +133,12 @@ def test_a_pandas_target_series_keeps_its_labels():
     target = pd.Series(y, dtype="category")
     model = _quick().fit(X, target)
     assert list(model.classes_) == ["churn", "stay"]
+
+
+def test_an_array_after_a_frame_predicts_by_position_with_scikit_learns_warning():
+    X, y = make_classification(200, 4, random_state=5)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    model = _quick().fit(frame, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba, model.predict_proba(frame))

@@ -89,3 +89,18 @@ def test_a_task_may_be_a_closure_of_the_caller():
         task = pool.submit(shifted, pool.share({"values": np.arange(4)}), time_limit=30)
         outcomes = _run_all(pool)
     assert outcomes[task].value == 5.0
+
+
+def touch_later(data, path):
+    time.sleep(2)
+    with open(path, "w") as file:
+        file.write("ran")
+
+
+def test_closing_the_pool_kills_tasks_whose_start_it_has_not_seen(tmp_path):
+    marker = tmp_path / "ran.txt"
+    with WorkerPool() as pool:
+        pool.submit(touch_later, pool.share({"values": np.arange(2)}), str(marker), time_limit=60)
+        # Leaving at once: the pool has not yet read that the task started.
+    time.sleep(3)
+    assert not marker.exists()
