@@ -55,6 +55,16 @@ class Novelty:
         return pipeline.key not in self._proposed
 
 
+def opening_proposal(
+    grammar: Grammar, novelty: Novelty, rng: np.random.Generator, *, ready: bool
+) -> Proposal | None:
+    """A seed while any is left, then random pipelines until a strategy is ``ready``."""
+    seed = novelty.next_seed()
+    if seed is not None:
+        return Proposal(seed, "default")
+    return None if ready else random_proposal(grammar, novelty, rng)
+
+
 def random_proposal(
     grammar: Grammar, novelty: Novelty, rng: np.random.Generator
 ) -> Proposal | None:

@@ -21,7 +21,7 @@ import numpy as np
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
-from automl.search.base import Novelty, random_proposal
+from automl.search.base import Novelty, opening_proposal, random_proposal
 from automl.search.surrogate import Surrogate
 from automl.search.variation import mutate
 
@@ -50,10 +50,12 @@ class BayesSearch:
         self._best: list[Trial] = []
 
     def ask(self) -> Proposal | None:
-        seed = self.novelty.next_seed()
-        if seed is not None:
-            return Proposal(seed, "default")
-        if not self.surrogate.ready or self._rng.random() < self.random_share:
+        opening = opening_proposal(
+            self.grammar, self.novelty, self._rng, ready=self.surrogate.ready
+        )
+        if opening is not None:
+            return opening
+        if self._rng.random() < self.random_share:
             return random_proposal(self.grammar, self.novelty, self._rng)
         candidates = [c for c in self._candidates() if self.novelty.is_new(c)]
         if not candidates:

@@ -26,7 +26,7 @@ from deap import base, tools
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
-from automl.search.base import MAX_REPEATS, Novelty, random_proposal
+from automl.search.base import MAX_REPEATS, Novelty, opening_proposal
 from automl.search.variation import crossover, mutate
 
 #: Successful pipelines needed before breeding starts; random ones fill up to it.
@@ -103,12 +103,7 @@ class EvolutionSearch:
 
     def initial(self) -> Proposal | None:
         """A seed while any is left, then random pipelines until breeding can start."""
-        seed = self.novelty.next_seed()
-        if seed is not None:
-            return Proposal(seed, "default")
-        if not self.ready:
-            return random_proposal(self.grammar, self.novelty, self._rng)
-        return None
+        return opening_proposal(self.grammar, self.novelty, self._rng, ready=self.ready)
 
     def tell(self, trial: Trial) -> None:
         if not trial.ok:

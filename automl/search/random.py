@@ -16,7 +16,7 @@ import numpy as np
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
-from automl.search.base import Novelty, random_proposal
+from automl.search.base import Novelty, opening_proposal
 
 
 class RandomSearch:
@@ -38,10 +38,7 @@ class RandomSearch:
         self._rng = np.random.default_rng(random_state)
 
     def ask(self) -> Proposal | None:
-        seed = self._novelty.next_seed()
-        if seed is not None:
-            return Proposal(seed, "default")
-        return random_proposal(self.grammar, self._novelty, self._rng)
+        return opening_proposal(self.grammar, self._novelty, self._rng, ready=False)
 
     def tell(self, trial: Trial) -> None:
         """Random search learns nothing from results."""
