@@ -15,7 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
 from sklearn.utils import resample
 
 from automl.metrics import Metric
@@ -23,15 +27,24 @@ from automl.metrics import Metric
 #: Above this many rows one stratified holdout split replaces k-fold cross-validation.
 HOLDOUT_ABOVE_ROWS = 10_000
 HOLDOUT_FRACTION = 0.2
+#: Below this many rows k-fold is repeated with new shuffles, ``REPEATS`` times: one
+#: partition of a few hundred rows gives a noisy score, and choosing the best of
+#: hundreds of noisy scores picks luck ("over-fitting in model selection", Cawley and
+#: Talbot, JMLR 2010). Fits on so few rows are fast, and successive halving runs the
+#: extra repeats only for the pipelines that did well on the first.
+REPEAT_BELOW_ROWS = 1000
+REPEATS = 3
 
 
 @dataclass(frozen=True, eq=False)
 class Folds:
-    """Training and validation row indices of each split."""
+    """Training and validation row indices of each split, repeat after repeat."""
 
     train: tuple[np.ndarray, ...]
     valid: tuple[np.ndarray, ...]
     description: str
+    #: How many times every row is validated, each time in another partition.
+    n_repeats: int = 1
 
     def __len__(self) -> int:
         return len(self.train)
@@ -91,22 +104,29 @@ class FoldScores:
     """What cross-validating one pipeline gives."""
 
     scores: tuple[float, ...]
-    #: Out-of-fold probabilities, one row per sample (NaN where a row was never validated).
+    #: Out-of-fold probabilities, one row per sample, averaged over repeats (NaN where
+    #: a row was never validated).
     oof_proba: np.ndarray
     fit_time: float
     predict_time: float
 
 
 def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0) -> Folds:
-    """Stratified k-fold splits, or one holdout split on large data.
+    """Stratified k-fold splits, repeated on small data; one holdout split on large data.
 
     With fewer members in the smallest class than ``cv``, the number of folds
     drops to that count (at least 2) with a warning.
     """
-    n_rows = len(y_codes)
+    n_rows, n_repeats = len(y_codes), 1
     if n_rows > HOLDOUT_ABOVE_ROWS:
         splitter = StratifiedShuffleSplit(1, test_size=HOLDOUT_FRACTION, random_state=random_state)
         description = f"holdout ({HOLDOUT_FRACTION:.0%} of {n_rows} rows)"
+    elif n_rows < REPEAT_BELOW_ROWS:
+        n_splits, n_repeats = _fold_count(y_codes, cv), REPEATS
+        splitter = RepeatedStratifiedKFold(
+            n_splits=n_splits, n_repeats=n_repeats, random_state=random_state
+        )
+        description = f"{n_splits}-fold cross-validation repeated {n_repeats} times"
     else:
         n_splits = _fold_count(y_codes, cv)
         splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
@@ -119,6 +139,7 @@ def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0
         train=tuple(train for train, _ in splits),
         valid=tuple(valid for _, valid in splits),
         description=description,
+        n_repeats=n_repeats,
     )
 
 
@@ -157,7 +178,8 @@ def cross_validate(
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
-    oof = np.full((len(y_codes), data.n_classes), np.nan, dtype=np.float32)
+    proba_sum = np.zeros((len(y_codes), data.n_classes))
+    n_validated = np.zeros(len(y_codes))
     scores, fit_time, predict_time = [], 0.0, 0.0
     n_folds = fidelity.n_folds(len(data.folds))
     for train, valid in zip(data.folds.train[:n_folds], data.folds.valid[:n_folds], strict=True):
@@ -169,8 +191,11 @@ def cross_validate(
         start = time.perf_counter()
         proba = class_probabilities(model, take_rows(X, valid), data.n_classes)
         predict_time += time.perf_counter() - start
-        oof[valid] = proba
+        proba_sum[valid] += proba
+        n_validated[valid] += 1
         scores.append(metric(y_codes[valid], proba))
+    with np.errstate(invalid="ignore"):
+        oof = (proba_sum / n_validated[:, None]).astype(np.float32)
     return FoldScores(tuple(scores), oof, fit_time, predict_time)
 
 

@@ -11,7 +11,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from automl.evaluation import HOLDOUT_ABOVE_ROWS, Dataset, Fidelity, cross_validate, make_folds
+from automl.evaluation import (
+    HOLDOUT_ABOVE_ROWS,
+    REPEAT_BELOW_ROWS,
+    REPEATS,
+    Dataset,
+    Fidelity,
+    cross_validate,
+    make_folds,
+)
 from automl.metrics import METRICS
 
 
@@ -37,20 +45,50 @@ def _dataset(n_rows=100, n_classes=3, seed=0) -> Dataset:
 
 def test_folds_are_stratified_and_validate_every_row_once():
     y = np.repeat([0, 1, 2], [50, 30, 20])
-    folds = make_folds(y, cv=5, random_state=1)
+    folds = make_folds(np.tile(y, 10), cv=5, random_state=1)
     assert len(folds) == 5
-    validated = np.concatenate(folds.valid)
-    assert sorted(validated) == list(range(100))
+    validated = np.concatenate(folds.valid) % 100
+    assert sorted(validated) == sorted(np.repeat(np.arange(100), 10))
     for valid in folds.valid:
-        assert list(np.bincount(y[valid])) == [10, 6, 4]
+        assert list(np.bincount(np.tile(y, 10)[valid])) == [100, 60, 40]
     assert folds.train_fraction == pytest.approx(0.8)
+
+
+def test_small_data_is_validated_in_repeated_partitions():
+    y = np.repeat([0, 1], [300, 200])
+    folds = make_folds(y, cv=5, random_state=1)
+    assert (len(folds), folds.n_repeats) == (5 * REPEATS, REPEATS)
+    assert "repeated" in folds.description
+    for repeat in range(REPEATS):
+        validated = np.concatenate(folds.valid[5 * repeat : 5 * (repeat + 1)])
+        assert sorted(validated) == list(range(500))
+    # Each repeat is another partition, not the same one again.
+    first, second = ({frozenset(v) for v in folds.valid[5 * r : 5 * r + 5]} for r in (0, 1))
+    assert first.isdisjoint(second)
+
+
+def test_medium_data_is_validated_once():
+    y = np.arange(REPEAT_BELOW_ROWS) % 2
+    folds = make_folds(y, cv=5)
+    assert (len(folds), folds.n_repeats) == (5, 1)
+
+
+def test_repeated_out_of_fold_probabilities_are_the_mean_over_repeats():
+    data = _dataset(n_rows=200)
+    assert data.folds.n_repeats == REPEATS
+    result = cross_validate(data, LogisticRegression(), METRICS["log_loss"])
+    X = data.X.to_numpy()
+    expected = np.zeros_like(result.oof_proba, dtype=float)
+    for train, valid in zip(data.folds.train, data.folds.valid, strict=True):
+        expected[valid] += LogisticRegression().fit(X[train], data.y[train]).predict_proba(X[valid])
+    np.testing.assert_allclose(result.oof_proba, expected / REPEATS, rtol=1e-5)
 
 
 def test_a_class_smaller_than_the_folds_lowers_their_number_with_a_warning():
     y = np.array([0] * 20 + [1] * 3)
     with pytest.warns(UserWarning, match="using 3 folds"):
         folds = make_folds(y, cv=5)
-    assert len(folds) == 3
+    assert len(folds) == 3 * folds.n_repeats
 
 
 def test_large_data_gets_one_holdout_split():
@@ -72,11 +110,11 @@ def test_no_validation_row_reaches_any_fit():
 
 
 def test_out_of_fold_probabilities_give_the_fold_scores():
-    data = _dataset()
+    data = _dataset(n_rows=REPEAT_BELOW_ROWS)
     pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
     result = cross_validate(data, pipeline, METRICS["log_loss"])
     assert not np.isnan(result.oof_proba).any()
-    np.testing.assert_allclose(result.oof_proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(result.oof_proba.sum(axis=1), 1.0, rtol=1e-6)
     for score, valid in zip(result.scores, data.folds.valid, strict=True):
         assert score == pytest.approx(
             METRICS["log_loss"](data.y_codes[valid], result.oof_proba[valid])
@@ -86,7 +124,7 @@ def test_out_of_fold_probabilities_give_the_fold_scores():
 
 
 def test_a_lower_fidelity_fits_fewer_rows_on_fewer_folds_and_validates_all_of_theirs():
-    data = _dataset(n_rows=300)
+    data = _dataset(n_rows=REPEAT_BELOW_ROWS)
     RowSpy.seen = []
     pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
     result = cross_validate(data, pipeline, METRICS["log_loss"], Fidelity(rows=1 / 3, folds=0.4))

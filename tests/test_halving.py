@@ -24,7 +24,7 @@ def _levels(n_rows: int) -> tuple[Fidelity, ...]:
 
 
 def test_rungs_depend_on_the_rows():
-    assert _levels(800) == (FULL,)
+    assert _levels(800) == (Fidelity(folds=1 / 3), FULL)
     assert _levels(1500) == (Fidelity(folds=1 / 5), FULL)
     assert _levels(8000) == (Fidelity(rows=1 / 3), FULL)
     assert _levels(60_000) == (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)

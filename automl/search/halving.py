@@ -2,7 +2,8 @@
 
 ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
 2020): a new pipeline is first evaluated cheaply, on a share of each fold's
-training rows (large data) or on one fold (medium data); whenever a worker is free,
+training rows (large data), on one fold (medium data) or on the first of repeated
+cross-validations (small data); whenever a worker is free,
 a pipeline in the top 1/eta of its rung moves up to the next, larger fidelity, so
 that only those that keep winning reach full cross-validation. There is no barrier
 between rungs::
@@ -41,6 +42,8 @@ def fidelity_levels(folds: Folds) -> tuple[Fidelity, ...]:
         while len(shares) < MAX_RUNGS and n_train * shares[0] / ETA >= MIN_RUNG_ROWS:
             shares.insert(0, shares[0] / ETA)
         return tuple(Fidelity(rows=share) for share in shares)
+    if folds.n_repeats > 1:
+        return (Fidelity(folds=1 / folds.n_repeats), FULL)
     if len(folds) >= ETA and n_train + len(folds.valid[0]) >= MIN_FOLD_RUNG_ROWS:
         return (Fidelity(folds=1 / len(folds)), FULL)
     return (FULL,)
