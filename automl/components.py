@@ -434,3 +434,19 @@ COMPONENTS: tuple[Component, ...] = (
 def default_grammar(profile: DataProfile) -> Grammar:
     """The grammar of all built-in components for data described by ``profile``."""
     return Grammar(COMPONENTS, profile)
+
+
+#: Data on which every component applies: what :func:`grammar_fingerprint` describes.
+_EVERY_COMPONENT = DataProfile(
+    n_rows=1000,
+    n_classes=3,
+    numeric_columns=tuple(range(10)),
+    categorical_columns=(10, 11),
+    cardinalities=(3, 5),
+    has_missing=True,
+)
+
+
+def grammar_fingerprint() -> str:
+    """The fingerprint of the built-in components (see :attr:`Grammar.fingerprint`)."""
+    return default_grammar(_EVERY_COMPONENT).fingerprint

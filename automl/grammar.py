@@ -358,6 +358,48 @@ class Grammar:
             **optional,
         )
 
+    def adapt(self, spec: PipelineSpec) -> PipelineSpec | None:
+        """The pipeline nearest to ``spec`` that is valid for this data, or None.
+
+        For a pipeline found on other data: preprocessing slots this data needs
+        are filled with defaults and those it lacks are dropped, hyperparameters
+        move into this data's bounds, feature steps that no longer apply go. None
+        when its classifier is unavailable here: that is no longer the same pipeline.
+        """
+        if spec.classifier.name not in self._options["classifier"]:
+            return None
+        features: list[Step] = []
+        for step in spec.features:
+            if self._may_follow(features, step.name):
+                features.append(self.complete_step(step.name, step.kwargs))
+        adapted = PipelineSpec(
+            classifier=self.complete_step(spec.classifier.name, spec.classifier.kwargs),
+            features=tuple(features),
+            **{
+                slot: self._adapt_step(slot, getattr(spec, slot))
+                for slot in ("scaling", *OPTIONAL_SLOTS)
+            },
+        )
+        return None if self.problems(adapted) else adapted
+
+    def _adapt_step(self, slot: str, step: Step | None) -> Step | None:
+        if step is None or step.name not in self._options[slot]:
+            return self.default_step(slot)
+        return self.complete_step(step.name, step.kwargs)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the components and their hyperparameters (names, kinds, choices).
+
+        Bounds are left out: they follow the data. Pipelines stored under another
+        fingerprint may no longer parse, or may mean something else.
+        """
+        description = [
+            (name, component.slot, [_signature(hp) for hp in self._spaces[name]])
+            for name, component in self._components.items()
+        ]
+        return hashlib.sha1(json.dumps(description, default=str).encode()).hexdigest()[:16]
+
     # -- checking pipelines ----------------------------------------------------
     def problems(self, spec: PipelineSpec) -> list[str]:
         """Every reason why ``spec`` is not a valid pipeline here (empty if valid)."""
@@ -477,6 +519,10 @@ class Grammar:
                 active = params is not None and hp.is_active(params)
                 values.append(hp.to_unit(params[hp.name]) if active else -1.0)
         return np.asarray(indicators + values, dtype=float)
+
+
+def _signature(hp: Hyperparameter) -> tuple:
+    return hp.name, hp.integer, hp.log, hp.choices, hp.active_if
 
 
 def _active(params: Mapping[str, Any], space: Sequence[Hyperparameter]) -> dict[str, Any]:

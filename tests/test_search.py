@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from automl.budget import Budget
 from automl.components import COMPONENTS
 from automl.data import check_training_data
-from automl.evaluation import Dataset, make_folds
+from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar
 from automl.history import History, Trial
 from automl.metrics import get_metric
@@ -48,7 +48,8 @@ def _grammar_with(*extra: Component, only_extra: bool = False) -> tuple[Grammar,
     data = check_training_data(*mixed_frame(120))
     components = [c for c in COMPONENTS if not (only_extra and c.slot == "classifier")]
     grammar = Grammar([*extra, *components], data.profile)
-    folds = make_folds(data.y_codes, cv=3, random_state=0)
+    repeated = make_folds(data.y_codes, cv=3, random_state=0)
+    folds = Folds(repeated.train[:3], repeated.valid[:3], "3-fold")  # one repeat: quicker tests
     return grammar, Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
 
 
@@ -77,7 +78,7 @@ def test_random_search_proposes_the_seeds_first_then_distinct_pipelines():
     searcher = RandomSearch(grammar, metric, seeds=seeds + seeds[:1], random_state=4)
     proposals = [searcher.ask() for _ in range(40)]
     assert [p.pipeline for p in proposals[:3]] == seeds
-    assert [p.origin for p in proposals[:4]] == ["default"] * 3 + ["random"]
+    assert [p.origin for p in proposals[:4]] == ["seed"] * 3 + ["random"]
     assert len({p.pipeline.key for p in proposals}) == 40
     again = RandomSearch(grammar, metric, seeds=seeds, random_state=4)
     assert [again.ask().pipeline for _ in range(40)] == [p.pipeline for p in proposals]
@@ -86,7 +87,9 @@ def test_random_search_proposes_the_seeds_first_then_distinct_pipelines():
 def test_a_runaway_pipeline_is_stopped_and_the_search_goes_on():
     sleepy = Component("sleepy", "classifier", _sleepy)
     grammar, dataset = _grammar_with(sleepy)
-    seeds = [grammar.default_pipeline("sleepy"), grammar.default_pipeline("logistic_regression")]
+    # Only quick pipelines besides the sleepy one: a random one might overrun 1.5 s too.
+    names = ["logistic_regression", "sleepy", "gaussian_nb", "decision_tree"]
+    seeds = [grammar.default_pipeline(name) for name in names]
     start = time.monotonic()
     history, (best, model) = _search(grammar, dataset, seeds, max_evals=4, eval_time_limit=1.5)
     assert time.monotonic() - start < 60

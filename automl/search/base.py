@@ -61,7 +61,7 @@ def opening_proposal(
     """A seed while any is left, then random pipelines until a strategy is ``ready``."""
     seed = novelty.next_seed()
     if seed is not None:
-        return Proposal(seed, "default")
+        return Proposal(seed, "seed")
     return None if ready else random_proposal(grammar, novelty, rng)
 
 
