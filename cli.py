@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from automl import AutoClassifier, load_model
+from automl.build_knowledge import MIN_ROWS, build_knowledge_base
 from automl.data import check_prediction_data
 from automl.export import read_manifest, version_drift
 
@@ -68,6 +69,32 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe a model without loading it")
     info.add_argument("model", help="the model pickle")
     info.set_defaults(run=_info)
+
+    kb = commands.add_parser("kb", help="the meta-learning knowledge base")
+    build = kb.add_subparsers(dest="kb_command", required=True).add_parser(
+        "build",
+        help="build it from reference datasets (resumable: run again to go on)",
+        description=build_knowledge_base.__doc__.split("\n")[0],
+    )
+    build.add_argument("--datasets", required=True, help="folder of <name>.tsv.gz files")
+    build.add_argument(
+        "--out", default="metadata", help="knowledge base folder (default: %(default)s)"
+    )
+    build.add_argument("--n-jobs", type=int, default=1, help="evaluations at once (default: 1)")
+    build.add_argument(
+        "--budget-scale",
+        type=float,
+        default=1.0,
+        help="multiplies each search's budget (default: 1)",
+    )
+    build.add_argument(
+        "--min-rows",
+        type=int,
+        default=MIN_ROWS,
+        help="smallest dataset used (default: %(default)s)",
+    )
+    build.add_argument("--only", help="comma-separated dataset names to use")
+    build.set_defaults(run=_build_knowledge)
     return parser
 
 
@@ -98,6 +125,8 @@ def _parameter_help(docstring: str) -> dict[str, str]:
 
 def _converter(parameter: inspect.Parameter):
     annotation = str(parameter.annotation)
+    if annotation.startswith("bool"):
+        return _boolean
     base = float if "float" in annotation else str if "str" in annotation else int
 
     def convert(text: str):
@@ -107,6 +136,17 @@ def _converter(parameter: inspect.Parameter):
 
     convert.__name__ = base.__name__  # argparse names the type in its error messages
     return convert
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in {"true", "yes", "1"}:
+        return True
+    if text.lower() in {"false", "no", "0"}:
+        return False
+    raise ValueError(f"expected true or false, not {text!r}")
+
+
+_boolean.__name__ = "boolean"
 
 
 def read_table(path: str) -> pd.DataFrame:
@@ -188,6 +228,20 @@ def _info(args: argparse.Namespace) -> int:
         f"version drift: {drift}" if drift else "versions:    match the installed libraries"
     )
     print("\n".join(lines))
+    return 0
+
+
+def _build_knowledge(args: argparse.Namespace) -> int:
+    only = args.only.split(",") if args.only else None
+    build_knowledge_base(
+        args.datasets,
+        args.out,
+        n_jobs=args.n_jobs,
+        budget_scale=args.budget_scale,
+        min_rows=args.min_rows,
+        only=only,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     return 0
 
 

@@ -1,12 +1,44 @@
-"""Read access to the knowledge base in ``metadata/``, installed as ``automl.metadata``."""
+"""The knowledge base in ``metadata/``: what worked on the reference datasets.
+
+Three text files and a manifest, written by :mod:`automl.build_knowledge`:
+
+- ``datasets.csv``: one row per reference dataset, its size and meta-features;
+- ``pipelines.jsonl``: the best pipelines a long search found on each dataset;
+- ``performance.csv``: the cross-validated score of every one of those pipelines
+  (the candidate portfolio) on every dataset, empty where it failed.
+
+This module only reads them, and answers the two questions a warm start asks:
+which reference datasets are nearest to new data, and which few pipelines cover
+the reference datasets best (a greedy portfolio).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from importlib import resources
 from importlib.abc import Traversable
+from io import StringIO
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.grammar import PipelineSpec
+from automl.metafeatures import METAFEATURE_NAMES, METAFEATURE_VERSION
+from automl.metrics import METRICS
+
+SCHEMA_VERSION = 1
+DATASETS_FILE, PIPELINES_FILE, PERFORMANCE_FILE = (
+    "datasets.csv",
+    "pipelines.jsonl",
+    "performance.csv",
+)
+#: Datasets whose row counts differ by at most this share, with as many classes, are
+#: taken as versions of one another (e.g. ``mushroom`` and ``agaricus_lepiota``).
+NEAR_DUPLICATE_ROWS = 0.01
 
 
 def metadata_root() -> Traversable:
@@ -17,6 +49,166 @@ def metadata_root() -> Traversable:
         return Path(__file__).resolve().parent.parent / "metadata"
 
 
-def read_manifest() -> dict[str, Any]:
-    """The knowledge base's manifest: schema version, pipeline format, contents."""
-    return json.loads(metadata_root().joinpath("manifest.json").read_text())
+def read_manifest(root: Traversable | Path | None = None) -> dict[str, Any]:
+    """The knowledge base's manifest: versions, datasets, budgets."""
+    return json.loads((root or metadata_root()).joinpath("manifest.json").read_text())
+
+
+@dataclass(frozen=True)
+class Found:
+    """A pipeline that the search on a reference dataset ranked ``rank`` (0 is best)."""
+
+    dataset: str
+    rank: int
+    score: float
+    id: str
+
+
+@dataclass(frozen=True, eq=False)
+class KnowledgeBase:
+    """Reference datasets, their best pipelines, and how the portfolio did on each.
+
+    ``regret[i, j]`` is the normalised regret of portfolio candidate
+    ``portfolio[i]`` on dataset ``datasets.index[j]``: 0 for the best candidate
+    there, 1 for the worst or a failure.
+    """
+
+    datasets: pd.DataFrame
+    pipelines: Mapping[str, PipelineSpec]
+    found: tuple[Found, ...]
+    portfolio: tuple[str, ...]
+    regret: np.ndarray
+
+    @classmethod
+    def load(cls, root: Traversable | Path | None = None) -> KnowledgeBase:
+        """The knowledge base in ``root`` (the installed ``metadata/`` by default).
+
+        Raises
+        ------
+        ValueError
+            If it was built with other meta-features or another schema; rebuild it.
+        """
+        root = root or metadata_root()
+        manifest = read_manifest(root)
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"The knowledge base has schema {manifest.get('schema_version')!r}; this "
+                f"automl reads schema {SCHEMA_VERSION}. Rebuild it with `automl kb build`."
+            )
+        if not manifest.get("datasets"):
+            return cls.empty()
+        if manifest.get("metafeature_version") != METAFEATURE_VERSION:
+            raise ValueError(
+                f"The knowledge base holds meta-features of version "
+                f"{manifest.get('metafeature_version')!r}; this automl computes version "
+                f"{METAFEATURE_VERSION}. Rebuild it with `automl kb build`."
+            )
+        datasets = _read_csv(root, DATASETS_FILE).set_index("dataset")
+        records = [json.loads(line) for line in _lines(root, PIPELINES_FILE)]
+        pipelines = {r["id"]: PipelineSpec.from_dict(r["pipeline"]) for r in records}
+        found = tuple(
+            Found(r["dataset"], int(r["rank"]), float(r["score"]), r["id"]) for r in records
+        )
+        scores = _read_csv(root, PERFORMANCE_FILE).set_index("candidate")
+        scores = scores.reindex(columns=datasets.index)
+        regret = _normalised_regret(scores.to_numpy(float), datasets["metric"].to_numpy())
+        return cls(datasets, pipelines, found, tuple(scores.index), regret)
+
+    @classmethod
+    def empty(cls) -> KnowledgeBase:
+        columns = ["dataset", "n_rows", "n_classes", "metric", *METAFEATURE_NAMES]
+        return cls(pd.DataFrame(columns=columns).set_index("dataset"), {}, (), (), np.empty((0, 0)))
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+    def without(self, names: Iterable[str]) -> KnowledgeBase:
+        """This knowledge base less datasets ``names``, their near-duplicates, and what
+        was found only on them: for leave-one-dataset-out evaluations."""
+        dropped = set().union(*(self.near_duplicates(name) for name in names))
+        kept_columns = ~self.datasets.index.isin(dropped)
+        found = tuple(f for f in self.found if f.dataset not in dropped)
+        still_found = {f.id for f in found}
+        kept_rows = np.array([c in still_found for c in self.portfolio], dtype=bool)
+        return replace(
+            self,
+            datasets=self.datasets[kept_columns],
+            found=found,
+            portfolio=tuple(np.array(self.portfolio, dtype=object)[kept_rows]),
+            regret=self.regret[np.ix_(kept_rows, kept_columns)],
+        )
+
+    def near_duplicates(self, name: str) -> set[str]:
+        """``name`` and every dataset that looks like another version of it."""
+        if name not in self.datasets.index:
+            return {name}
+        rows, classes = self.datasets.loc[name, ["n_rows", "n_classes"]]
+        close = (np.abs(self.datasets["n_rows"] - rows) <= NEAR_DUPLICATE_ROWS * rows) & (
+            self.datasets["n_classes"] == classes
+        )
+        return {name, *self.datasets.index[close]}
+
+    def nearest(self, metafeatures: Mapping[str, float], k: int) -> list[str]:
+        """The ``k`` reference datasets nearest to ``metafeatures``, nearest first.
+
+        Each meta-feature is scaled by its spread over the reference datasets, so
+        that none dominates by its units.
+        """
+        if len(self) == 0:
+            return []
+        reference = self.datasets[list(METAFEATURE_NAMES)].to_numpy(float)
+        query = np.array([metafeatures[name] for name in METAFEATURE_NAMES])
+        spread = np.std(reference, axis=0)
+        spread[spread == 0] = 1.0
+        distance = np.linalg.norm((reference - query) / spread, axis=1)
+        return list(self.datasets.index[np.argsort(distance, kind="stable")[:k]])
+
+    def best_pipelines(self, dataset: str, n: int) -> list[PipelineSpec]:
+        """The ``n`` best pipelines that the search found on ``dataset``, best first."""
+        ranked = sorted((f for f in self.found if f.dataset == dataset), key=lambda f: f.rank)
+        return [self.pipelines[f.id] for f in ranked[:n]]
+
+    def greedy_portfolio(
+        self, size: int, datasets: Sequence[str] | None = None
+    ) -> list[PipelineSpec]:
+        """``size`` candidates that together leave the least regret on ``datasets``.
+
+        Greedy, as auto-sklearn 2.0's portfolio (Feurer et al., JMLR 2022): each
+        step adds the candidate that most lowers the mean, over the datasets, of
+        the least regret among the candidates chosen so far.
+        """
+        if not self.portfolio:
+            return []
+        columns = self.datasets.index.isin(self.datasets.index if datasets is None else datasets)
+        regret = self.regret[:, columns]
+        chosen: list[int] = []
+        least = np.ones(regret.shape[1])
+        for _ in range(min(size, len(self.portfolio))):
+            after = np.minimum(regret, least).mean(axis=1)
+            after[chosen] = np.inf
+            best = int(np.argmin(after))
+            chosen.append(best)
+            least = np.minimum(least, regret[best])
+        return [self.pipelines[self.portfolio[i]] for i in chosen]
+
+
+def _normalised_regret(scores: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
+    """Per dataset, 0 for the best score and 1 for the worst; failures count as the worst."""
+    regret = np.ones_like(scores)
+    for j, metric in enumerate(metrics):
+        column = scores[:, j]
+        ok = np.isfinite(column)
+        if not ok.any():
+            continue
+        objective = np.where(METRICS[metric].greater_is_better, column, -column)[ok]
+        low, high = objective.min(), objective.max()
+        regret[ok, j] = (high - objective) / (high - low) if high > low else 0.0
+    return regret
+
+
+def _read_csv(root: Traversable | Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(StringIO(root.joinpath(name).read_text()))
+
+
+def _lines(root: Traversable | Path, name: str) -> list[str]:
+    return [line for line in root.joinpath(name).read_text().splitlines() if line.strip()]

@@ -1,18 +1,109 @@
-"""The knowledge base in metadata/ ships with the package and reads back."""
+"""The knowledge base in metadata/: ships with the package, reads back, answers queries."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
 
-from automl.knowledge import read_manifest
-from tests.helpers import REPO
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.components import default_grammar
+from automl.data import check_training_data
+from automl.knowledge import Found, KnowledgeBase, read_manifest
+from automl.metafeatures import METAFEATURE_NAMES
+from tests.helpers import REPO, mixed_frame
+
+FIXTURE = REPO / "tests" / "fixtures" / "knowledge"
+SHIPPED = KnowledgeBase.load()
 
 
 def test_the_manifest_reads_from_a_checkout():
     manifest = read_manifest()
     assert manifest["schema_version"] == 1 and manifest["pipeline_format"] == 1
+
+
+@pytest.mark.parametrize("root", [None, FIXTURE], ids=["shipped", "fixture"])
+def test_every_stored_pipeline_parses_under_todays_grammar(root):
+    """Guards against auto-sklearn's "Configuration N not found": a changed grammar."""
+    knowledge = KnowledgeBase.load(root)
+    grammar = default_grammar(check_training_data(*mixed_frame(200)).profile)
+    for found in knowledge.found:
+        pipeline = knowledge.pipelines[found.id]
+        assert pipeline.key == found.id
+        assert grammar.adapt(pipeline) is not None
+    assert set(knowledge.portfolio) <= set(knowledge.pipelines)
+    assert knowledge.regret.shape == (len(knowledge.portfolio), len(knowledge))
+
+
+def test_the_fixture_reads_back():
+    knowledge = KnowledgeBase.load(FIXTURE)
+    assert len(knowledge) == 5 and len(knowledge.portfolio) >= 2
+    assert list(knowledge.datasets.columns[-len(METAFEATURE_NAMES) :]) == list(METAFEATURE_NAMES)
+    assert np.all((knowledge.regret >= 0) & (knowledge.regret <= 1))
+    assert np.all(knowledge.regret.min(axis=0) == 0)  # some candidate is best on each dataset
+
+
+def _handmade(regret: list[list[float]], rows: list[int]) -> KnowledgeBase:
+    """Datasets d0, d1, ... with the given rows and 2 classes; candidate i found on d_i."""
+    grammar = default_grammar(check_training_data(*mixed_frame(200)).profile)
+    pipelines = [grammar.default_pipeline(name) for name in grammar.options("classifier")]
+    names = [f"d{j}" for j in range(len(rows))]
+    datasets = pd.DataFrame(
+        {"n_rows": rows, "n_classes": 2, "metric": "roc_auc"}
+        | {name: np.arange(len(rows), dtype=float) for name in METAFEATURE_NAMES},
+        index=pd.Index(names, name="dataset"),
+    )
+    candidates = pipelines[: len(regret)]
+    return KnowledgeBase(
+        datasets,
+        {p.key: p for p in candidates},
+        tuple(Found(names[i], 0, 0.9, p.key) for i, p in enumerate(candidates)),
+        tuple(p.key for p in candidates),
+        np.array(regret, dtype=float),
+    )
+
+
+def test_the_greedy_portfolio_covers_the_datasets_together():
+    # Candidate 0 is the best single one, but 1 and 2 complement each other.
+    knowledge = _handmade(
+        [[0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]], [100] * 4
+    )
+    first, second, third = knowledge.greedy_portfolio(3)
+    keys = knowledge.portfolio
+    assert first.key == keys[0]
+    assert {second.key, third.key} == {keys[1], keys[2]}
+    # Restricted to the datasets where candidate 1 is best, it comes first.
+    assert knowledge.greedy_portfolio(1, ["d0", "d1"])[0].key == keys[1]
+
+
+def test_leaving_a_dataset_out_removes_its_near_duplicates_and_what_was_found_on_them():
+    knowledge = _handmade([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], [1000, 1005, 5000])
+    assert knowledge.near_duplicates("d0") == {"d0", "d1"}
+    rest = knowledge.without(["d0"])
+    assert list(rest.datasets.index) == ["d2"]
+    assert {f.dataset for f in rest.found} == {"d2"}
+    assert rest.portfolio == (knowledge.portfolio[2],)
+    assert rest.regret.shape == (1, 1)
+
+
+def test_the_nearest_datasets_come_nearest_first():
+    knowledge = _handmade([[0.0, 0.0, 0.0]], [100, 200, 300])
+    query = dict.fromkeys(METAFEATURE_NAMES, 1.9)
+    assert knowledge.nearest(query, 2) == ["d2", "d1"]
+    assert KnowledgeBase.empty().nearest(query, 2) == []
+
+
+def test_a_knowledge_base_of_other_meta_features_is_refused(tmp_path):
+    for path in FIXTURE.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    manifest = read_manifest(tmp_path) | {"metafeature_version": 0}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="Rebuild it with `automl kb build`"):
+        KnowledgeBase.load(tmp_path)
 
 
 def test_a_built_wheel_carries_the_knowledge_base_and_the_command(tmp_path):
@@ -25,6 +116,9 @@ def test_a_built_wheel_carries_the_knowledge_base_and_the_command(tmp_path):
     (wheel,) = tmp_path.glob("automl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "automl/metadata/manifest.json" in names
+    assert not any("journal" in name for name in names)
+    if len(SHIPPED):
+        assert "automl/metadata/pipelines.jsonl" in names
     assert "cli.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "automl = cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

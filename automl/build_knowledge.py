@@ -1,0 +1,312 @@
+"""Builds the knowledge base in ``metadata/`` from reference datasets (``automl kb build``).
+
+Two phases, each a journal of JSON lines under ``metadata/journal/`` that gets one
+line per finished dataset, so that a build that takes hours resumes where it
+stopped (a torn last line, from a kill, is ignored and redone)::
+
+    search:    for each reference dataset, smallest first:
+                   meta-features; a cold AutoClassifier search with a long budget;
+                   its best distinct pipelines
+    portfolio: candidates <- the best pipelines of every dataset
+               for each dataset: cross-validate every candidate there (on at most
+                   PORTFOLIO_ROWS rows, with a time limit each)
+    write:     datasets.csv, pipelines.jsonl, performance.csv, manifest.json
+
+Reference datasets are PMLB-style files: ``<name>.tsv.gz``, the label in column
+``target``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automl import __version__
+from automl.budget import Budget
+from automl.components import default_grammar, grammar_fingerprint
+from automl.data import check_training_data
+from automl.estimator import AutoClassifier
+from automl.evaluation import FULL, Dataset, Fidelity, make_folds, subsample
+from automl.grammar import FORMAT_VERSION, PipelineSpec
+from automl.history import History, Proposal, Trial
+from automl.knowledge import DATASETS_FILE, PERFORMANCE_FILE, PIPELINES_FILE, SCHEMA_VERSION
+from automl.metafeatures import METAFEATURE_NAMES, METAFEATURE_VERSION, compute_metafeatures
+from automl.metrics import get_metric
+from automl.runner import EvaluationRunner
+from automl.search.loop import run_search
+from automl.workers import WorkerPool
+
+TARGET = "target"
+#: Smaller datasets teach little: their scores are too noisy to rank pipelines.
+MIN_ROWS = 100
+#: Pipelines stored per dataset, best first, for the nearest-neighbour warm start.
+TOP_PIPELINES = 3
+#: Of those, how many join the candidate portfolio.
+PORTFOLIO_PER_DATASET = 1
+#: The portfolio is scored on a subsample of at most this many rows, 3-fold, with
+#: this limit per evaluation: it ranks candidates, it does not need their best score.
+PORTFOLIO_ROWS, PORTFOLIO_FOLDS, PORTFOLIO_TIME_LIMIT = 2000, 3, 30.0
+SEARCH_JOURNAL, PORTFOLIO_JOURNAL = "search.jsonl", "portfolio.jsonl"
+
+
+def search_budget(n_rows: int) -> float:
+    """Seconds of search per reference dataset: more where each evaluation costs more."""
+    if n_rows < 2000:
+        return 60.0
+    return 120.0 if n_rows < 50_000 else 300.0
+
+
+def build_knowledge_base(
+    datasets_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    n_jobs: int = 1,
+    budget_scale: float = 1.0,
+    min_rows: int = MIN_ROWS,
+    only: Sequence[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Search, score the portfolio and write the knowledge base to ``out``.
+
+    Parameters
+    ----------
+    datasets_dir : path
+        A folder of ``<name>.tsv.gz`` files with a ``target`` column.
+    out : path
+        The knowledge base folder (``metadata/``); its ``journal/`` keeps progress.
+    n_jobs : int
+        Evaluations at once.
+    budget_scale : float
+        Multiplies :func:`search_budget`: below 1 for a quick, rougher build.
+    min_rows : int
+        Datasets with fewer rows are left out.
+    only : sequence of str, optional
+        Build from these datasets only.
+    """
+    out = Path(out)
+    journal = out / "journal"
+    journal.mkdir(parents=True, exist_ok=True)
+    names = reference_datasets(datasets_dir, min_rows=min_rows, only=only)
+    searches = _read_journal(journal / SEARCH_JOURNAL)
+    for name in names:
+        if name not in searches:
+            log(f"search {name} ...")
+            record = search_dataset(datasets_dir, name, n_jobs=n_jobs, scale=budget_scale)
+            searches[name] = _append(journal / SEARCH_JOURNAL, record)
+            log(f"search {name}: {record['n_evaluations']} evaluations, {record['best_score']:.4f}")
+    searches = {name: searches[name] for name in names}
+    candidates = portfolio_candidates(searches.values())
+    scored = _read_journal(journal / PORTFOLIO_JOURNAL)
+    for name in names:
+        if name not in scored or set(scored[name]["scores"]) < set(candidates):
+            log(f"portfolio {name}: {len(candidates)} candidates ...")
+            metric = searches[name]["metric"]
+            record = score_portfolio(datasets_dir, name, candidates, metric, n_jobs=n_jobs)
+            scored[name] = _append(journal / PORTFOLIO_JOURNAL, record)
+    scored = {name: scored[name] for name in names}
+    source = f"{Path(datasets_dir).name} ({len(names)} datasets of {min_rows} rows or more)"
+    write_knowledge_base(out, searches, candidates, scored, source=source, scale=budget_scale)
+    log(f"wrote the knowledge base of {len(names)} datasets to {out}")
+
+
+def reference_datasets(
+    datasets_dir: str | os.PathLike, *, min_rows: int = MIN_ROWS, only: Sequence[str] | None = None
+) -> list[str]:
+    """Names of the reference datasets with at least ``min_rows`` rows, smallest first."""
+    paths = sorted(Path(datasets_dir).glob("*.tsv.gz"))
+    if not paths:
+        raise FileNotFoundError(
+            f"No <name>.tsv.gz datasets in {datasets_dir}; point --datasets at a folder of them."
+        )
+    sizes = {p.name.removesuffix(".tsv.gz"): _count_rows(p) for p in paths}
+    if only is not None:
+        unknown = set(only) - set(sizes)
+        if unknown:
+            raise ValueError(f"No such datasets in {datasets_dir}: {sorted(unknown)}.")
+        sizes = {name: sizes[name] for name in only}
+    return sorted((n for n, rows in sizes.items() if rows >= min_rows), key=lambda n: (sizes[n], n))
+
+
+def load_reference(datasets_dir: str | os.PathLike, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    frame = pd.read_csv(Path(datasets_dir) / f"{name}.tsv.gz", sep="\t")
+    return frame.drop(columns=TARGET), frame[TARGET]
+
+
+def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dict:
+    """Meta-features and the best pipelines of a cold search on dataset ``name``."""
+    X, y = load_reference(datasets_dir, name)
+    data = check_training_data(X, y)
+    budget = search_budget(len(y)) * scale
+    model = AutoClassifier(time_budget=budget, n_jobs=n_jobs, random_state=0, warm_start=False)
+    model.fit(X, y)
+    best = _distinct_best(model.history_, TOP_PIPELINES)
+    return {
+        "dataset": name,
+        "n_rows": len(y),
+        "n_features": int(X.shape[1]),
+        "n_classes": data.profile.n_classes,
+        "metric": model.metric_,
+        "budget": budget,
+        "n_evaluations": len(model.history_),
+        "best_score": best[0].score,
+        "metafeatures": compute_metafeatures(data.X, data.y_codes, data.profile),
+        "best": [{"pipeline": t.pipeline.to_dict(), "score": t.score} for t in best],
+    }
+
+
+def _distinct_best(history: History, n: int) -> list[Trial]:
+    """The ``n`` best fully evaluated trials, one per classifier: variety helps a warm start."""
+    best, classifiers = [], set()
+    for trial in history.ranked():
+        if trial.pipeline.classifier.name not in classifiers:
+            best.append(trial)
+            classifiers.add(trial.pipeline.classifier.name)
+    return best[:n]
+
+
+def portfolio_candidates(searches) -> dict[str, PipelineSpec]:
+    """The best pipelines of every search, by key, in the order of the searches."""
+    candidates = {}
+    for record in searches:
+        for found in record["best"][:PORTFOLIO_PER_DATASET]:
+            pipeline = PipelineSpec.from_dict(found["pipeline"])
+            candidates.setdefault(pipeline.key, pipeline)
+    return candidates
+
+
+def score_portfolio(
+    datasets_dir, name: str, candidates: dict[str, PipelineSpec], metric: str, *, n_jobs: int
+) -> dict:
+    """Each candidate's cross-validated score on dataset ``name`` (None where it failed)."""
+    X, y = load_reference(datasets_dir, name)
+    data = check_training_data(X, y)
+    rows = subsample(np.arange(len(y)), data.y_codes, min(1.0, PORTFOLIO_ROWS / len(y)))
+    data = check_training_data(X.iloc[rows], y.iloc[rows])
+    grammar = default_grammar(data.profile)
+    metric = get_metric(metric, data.profile.n_classes)
+    folds = make_folds(data.y_codes, cv=PORTFOLIO_FOLDS, random_state=0)
+    adapted = {key: grammar.adapt(p) for key, p in candidates.items()}
+    proposals = [Proposal(p, key, _one_repeat(folds)) for key, p in adapted.items() if p]
+    clock, start = time.monotonic, time.monotonic()
+    history = History(metric)
+    with WorkerPool() as pool:
+        dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+        runner = EvaluationRunner(
+            pool, dataset, grammar, metric, random_state=0, clock=clock, start=start
+        )
+        budget = Budget(start, None, len(proposals), PORTFOLIO_TIME_LIMIT)
+        run_search(_Listed(proposals), runner, history, budget=budget, n_jobs=n_jobs, clock=clock)
+    scores = {key: None for key in candidates}
+    scores.update({t.origin: t.score for t in history.trials if t.ok})
+    return {"dataset": name, "metric": metric.name, "scores": scores}
+
+
+def _one_repeat(folds) -> Fidelity:
+    return FULL if folds.n_repeats == 1 else Fidelity(folds=1 / folds.n_repeats)
+
+
+class _Listed:
+    """A searcher that proposes a given list of proposals, in order."""
+
+    def __init__(self, proposals: Sequence[Proposal]):
+        self._proposals: Iterator[Proposal] = iter(proposals)
+
+    def ask(self) -> Proposal | None:
+        return next(self._proposals, None)
+
+    def tell(self, trial: Trial) -> None:
+        pass
+
+
+#: Columns of datasets.csv before the meta-features.
+_DATASET_COLUMNS = ("dataset", "n_rows", "n_features", "n_classes", "metric", "budget",
+                    "n_evaluations", "best_score")  # fmt: skip
+
+
+def write_knowledge_base(
+    out: Path, searches: dict, candidates: dict, scored: dict, *, source: str, scale: float
+) -> None:
+    """The knowledge base's files and manifest, from the journals' records."""
+    records = list(searches.values())
+    datasets = pd.DataFrame(
+        [{k: r[k] for k in _DATASET_COLUMNS} | r["metafeatures"] for r in records]
+    )
+    datasets.to_csv(out / DATASETS_FILE, index=False, float_format="%.6g")
+    lines = [
+        found
+        | {
+            "dataset": r["dataset"],
+            "rank": rank,
+            "id": PipelineSpec.from_dict(found["pipeline"]).key,
+        }
+        for r in records
+        for rank, found in enumerate(r["best"])
+    ]
+    (out / PIPELINES_FILE).write_text(
+        "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+    )
+    performance = pd.DataFrame({name: record["scores"] for name, record in scored.items()})
+    performance = performance.reindex(list(candidates)).rename_axis("candidate")
+    performance.to_csv(out / PERFORMANCE_FILE, float_format="%.6g")
+    manifest = _manifest(records, source=source, scale=scale)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _manifest(records: list[dict], *, source: str, scale: float) -> dict:
+    budgets = [search_budget(rows) * scale for rows in (0, 2000, 50_000)]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_format": FORMAT_VERSION,
+        "metafeature_version": METAFEATURE_VERSION,
+        "metafeatures": list(METAFEATURE_NAMES),
+        "grammar_fingerprint": grammar_fingerprint(),
+        "automl_version": __version__,
+        "built": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "source": source,
+        "search": "a cold AutoClassifier search each, random_state=0, for {:g} s below 2,000 "
+        "rows, {:g} s below 50,000, {:g} s above".format(*budgets),
+        "portfolio": f"the best pipeline of each dataset, scored on every dataset by "
+        f"{PORTFOLIO_FOLDS}-fold CV on at most {PORTFOLIO_ROWS} rows, {PORTFOLIO_TIME_LIMIT:g} s "
+        "at most each",
+        "datasets": [
+            {"name": r["dataset"], "n_rows": r["n_rows"], "n_classes": r["n_classes"]}
+            for r in records
+        ],
+        "files": {
+            DATASETS_FILE: "size and meta-features of each reference dataset",
+            PIPELINES_FILE: f"the {TOP_PIPELINES} best pipelines of each (one per classifier)",
+            PERFORMANCE_FILE: "the portfolio's CV scores (rows) on every dataset (columns)",
+        },
+    }
+
+
+def _read_journal(path: Path) -> dict[str, dict]:
+    """The records of a journal by dataset; a torn last line (a killed build) is skipped."""
+    records = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            records[record["dataset"]] = record
+    return records
+
+
+def _append(path: Path, record: dict) -> dict:
+    with open(path, "a") as file:
+        file.write(json.dumps(record, sort_keys=True) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return record
+
+
+def _count_rows(path: Path) -> int:
+    return len(pd.read_csv(path, sep="\t", usecols=[TARGET]))
