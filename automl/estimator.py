@@ -17,7 +17,10 @@ from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
 from automl.evaluation import Dataset, make_folds
 from automl.export import save_model
+from automl.grammar import PipelineSpec
 from automl.history import History
+from automl.knowledge import KnowledgeBase
+from automl.metafeatures import compute_metafeatures
 from automl.metrics import METRICS, get_metric
 from automl.progress import Progress
 from automl.refit import refit_best
@@ -25,6 +28,7 @@ from automl.runner import EvaluationRunner
 from automl.search import SEARCHERS
 from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
+from automl.warmstart import warm_start_pipelines
 from automl.workers import WorkerPool
 
 #: Share of the time budget that one evaluation may take, and a floor in seconds.
@@ -64,6 +68,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     search : str
         The search strategy: ``"hybrid"`` (evolution whose children a surrogate
         model picks), ``"evolution"``, ``"bayes"`` or ``"random"``.
+    warm_start : bool or KnowledgeBase
+        True: the search starts from pipelines that did well on similar reference
+        datasets (by meta-features, from the knowledge base shipped in
+        ``metadata/``), then each classifier's defaults; False: from the defaults
+        alone (a cold start). A :class:`~automl.knowledge.KnowledgeBase` is used
+        instead of the shipped one. (Not scikit-learn's ``warm_start``: ``fit``
+        never reuses an earlier fit.)
     verbose : int
         0 is silent; 1 shows a progress line on stderr.
 
@@ -104,6 +115,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         eval_time_limit: float | None = None,
         cv: int = 5,
         search: str = "hybrid",
+        warm_start: bool | KnowledgeBase = True,
         verbose: int = 0,
     ):
         self.time_budget = time_budget
@@ -114,6 +126,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.eval_time_limit = eval_time_limit
         self.cv = cv
         self.search = search
+        self.warm_start = warm_start
         self.verbose = verbose
 
     def fit(self, X, y) -> AutoClassifier:
@@ -135,8 +148,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             )
             history = History(metric)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
+            seeds = self._seeds(data, grammar)
             run_search(
-                self._searcher(grammar, metric, folds, seed),
+                self._searcher(grammar, metric, folds, seeds, seed),
                 runner,
                 history,
                 budget=budget,
@@ -164,10 +178,25 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.fit_time_ = clock() - start
         return self
 
-    def _searcher(self, grammar, metric, folds, seed: int) -> SuccessiveHalving:
-        """The chosen strategy, seeded with the defaults, behind successive halving."""
+    def _seeds(self, data, grammar) -> list[PipelineSpec]:
+        """Warm-start pipelines, then the defaults of the classifiers they leave out."""
+        defaults = grammar.default_pipelines()
+        knowledge = self._knowledge()
+        if len(knowledge) == 0:
+            return defaults
+        metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
+        warm = warm_start_pipelines(knowledge, metafeatures, grammar)
+        covered = {p.classifier.name for p in warm}
+        return warm + [p for p in defaults if p.classifier.name not in covered]
+
+    def _knowledge(self) -> KnowledgeBase:
+        if isinstance(self.warm_start, KnowledgeBase):
+            return self.warm_start
+        return KnowledgeBase.load() if self.warm_start else KnowledgeBase.empty()
+
+    def _searcher(self, grammar, metric, folds, seeds, seed: int) -> SuccessiveHalving:
+        """The chosen strategy, opening with the seeds, behind successive halving."""
         strategy = SEARCHERS[self.search]
-        seeds = grammar.default_pipelines()
         searcher = strategy(grammar, metric, seeds=seeds, random_state=seed)
         return SuccessiveHalving(searcher, metric, fidelity_levels(folds))
 
@@ -240,6 +269,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.metric != "auto" and self.metric not in METRICS:
             raise ValueError(f"Unknown metric {self.metric!r}; choose one of {['auto', *METRICS]}.")
+        if not isinstance(self.warm_start, (bool, np.bool_, KnowledgeBase)):
+            raise ValueError(
+                f"warm_start must be True, False or a KnowledgeBase; got {self.warm_start!r}."
+            )
         if self.search not in SEARCHERS:
             raise ValueError(f"Unknown search {self.search!r}; choose one of {list(SEARCHERS)}.")
 

@@ -1,0 +1,84 @@
+"""Warm start: seeds from similar reference datasets, valid here, opening the search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automl import AutoClassifier
+from automl.components import default_grammar
+from automl.data import check_training_data
+from automl.knowledge import KnowledgeBase
+from automl.metafeatures import compute_metafeatures
+from automl.warmstart import MAX_SEEDS, warm_start_pipelines
+from tests.helpers import REPO, mixed_frame
+
+KNOWLEDGE = KnowledgeBase.load(REPO / "tests" / "fixtures" / "knowledge")
+
+
+def _seeds(X, y, knowledge=KNOWLEDGE):
+    data = check_training_data(X, y)
+    grammar = default_grammar(data.profile)
+    metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
+    return grammar, metafeatures, warm_start_pipelines(knowledge, metafeatures, grammar)
+
+
+def test_seeds_are_valid_here_distinct_and_few():
+    # The reference datasets are all numeric: their pipelines need an encoder here.
+    grammar, _, seeds = _seeds(*mixed_frame(200))
+    assert 0 < len(seeds) <= MAX_SEEDS
+    assert len({s.key for s in seeds}) == len(seeds)
+    for seed in seeds:
+        assert not grammar.problems(seed)
+        assert seed.encoding is not None
+
+
+def test_the_nearest_datasets_best_pipeline_comes_first():
+    _, metafeatures, seeds = _seeds(*mixed_frame(200))
+    nearest = KNOWLEDGE.nearest(metafeatures, 1)[0]
+    best_there = KNOWLEDGE.best_pipelines(nearest, 1)[0]
+    assert seeds[0].classifier == best_there.classifier
+
+
+def test_an_empty_knowledge_base_gives_no_seeds():
+    assert _seeds(*mixed_frame(200), knowledge=KnowledgeBase.empty())[2] == []
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return mixed_frame(300, seed=1)
+
+
+def test_a_warm_fit_opens_with_the_seeds_and_a_cold_one_with_the_defaults(frame):
+    X, y = frame
+    grammar, _, seeds = _seeds(X, y)
+    warm = AutoClassifier(time_budget=None, max_evals=3, search="random", warm_start=KNOWLEDGE)
+    warm.fit(X, y)
+    tried = [t.pipeline for t in sorted(warm.history_.trials, key=lambda t: t.number)]
+    assert {p.key for p in tried} <= {s.key for s in seeds}
+    cold = AutoClassifier(time_budget=None, max_evals=3, search="random", warm_start=False)
+    cold.fit(X, y)
+    defaults = {p.key for p in grammar.default_pipelines()[:3]}
+    assert {t.pipeline.key for t in cold.history_.trials} == defaults
+
+
+def test_leaving_one_dataset_out_changes_the_seeds():
+    data = check_training_data(*mixed_frame(200))
+    metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
+    nearest = KNOWLEDGE.nearest(metafeatures, 1)[0]
+    without = KNOWLEDGE.without([nearest])
+    assert nearest not in without.datasets.index
+    assert without.nearest(metafeatures, 1)[0] != nearest
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_a_bad_warm_start_is_refused(frame, value):
+    with pytest.raises(ValueError, match="warm_start must be True, False or a KnowledgeBase"):
+        AutoClassifier(warm_start=value, max_evals=1).fit(*frame)
+
+
+def test_warm_start_does_not_touch_the_users_data(frame):
+    X, y = frame
+    before = X.copy()
+    AutoClassifier(time_budget=None, max_evals=2, warm_start=KNOWLEDGE).fit(X, y)
+    assert X.equals(before) and np.array_equal(y, mixed_frame(300, seed=1)[1])
