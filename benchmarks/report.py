@@ -1,6 +1,7 @@
 """Tables and the anytime plot of a benchmark's results (a JSON-lines file of run.py).
 
     python benchmarks/report.py benchmarks/results/run.jsonl [more.jsonl ...] [--plot anytime.png]
+        [--versus automl@10 automl-cold@60]
 
 For each budget: the test score of every system on every dataset, the mean rank of
 each system (1 is best; ROC AUC higher and log loss lower are better), how often each
@@ -25,9 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", help="JSON-lines files written by benchmarks/run.py")
     parser.add_argument("--plot", help="write the anytime plot to this PNG file")
+    parser.add_argument(
+        "--versus",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("SYSTEM@BUDGET", "OTHER@BUDGET"),
+        help="compare two runs across budgets, e.g. automl@10 automl-cold@60",
+    )
     args = parser.parse_args(argv)
     results = pd.concat([pd.read_json(path, lines=True) for path in args.results])
     print(report(results))
+    for first, second in args.versus:
+        print(versus(results, first, second))
     if args.plot:
         plot_anytime(results, args.plot)
         print(f"\nanytime plot written to {args.plot}")
@@ -76,6 +87,24 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
             f"{runs['peak_mb'].max():.0f} MB"
         )
     return "\n".join(lines)
+
+
+def versus(results: pd.DataFrame, first: str, second: str) -> str:
+    """How ``first`` ("system@budget") does against ``second`` on the datasets both ran."""
+    ok = results[results["status"] == "ok"]
+    objectives = []
+    for run in (first, second):
+        system, budget = run.rsplit("@", 1)
+        chosen = ok[(ok["system"] == system) & (ok["budget"] == float(budget))]
+        sign = np.where(chosen["metric"] == "log_loss", -1.0, 1.0)
+        objectives.append(pd.Series(sign * chosen["test_score"].to_numpy(), chosen["dataset"]))
+    both = pd.concat(objectives, axis=1, join="inner")
+    difference = both[0] - both[1]
+    return (
+        f"{first} vs {second} on {len(both)} datasets: better on {(difference > 0).sum()}, "
+        f"equal on {(difference == 0).sum()}, worse on {(difference < 0).sum()}; median "
+        f"difference {difference.median():+.4f} (ROC AUC, or minus log loss)"
+    )
 
 
 def _fmt(value: float) -> str:

@@ -31,7 +31,7 @@ from report import report
 DEFAULT_DATASETS = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "classification"
 )
-SYSTEMS = ("automl", "random_forest", "lightgbm")
+SYSTEMS = ("automl", "random_forest", "lightgbm")  # and automl-<search>, automl-cold, flaml
 _MEMORY_SAMPLE_SECONDS = 0.2
 
 
@@ -150,7 +150,7 @@ def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
         X, y, test_size=0.25, stratify=y if np.bincount(pd.factorize(y)[0]).min() >= 2 else None,
         random_state=args.seed,
     )  # fmt: skip
-    model = _system(system, args, n_classes=len(np.unique(y)))
+    model = _system(system, args, name, n_classes=len(np.unique(y)))
     start = time.monotonic()
     model.fit(X_train, y_train)
     fit_time = time.monotonic() - start
@@ -186,14 +186,9 @@ def _trajectory(model) -> list[tuple[float, float]]:
     return points
 
 
-def _system(system: str, args: argparse.Namespace, n_classes: int):
+def _system(system: str, args: argparse.Namespace, name: str, n_classes: int):
     if system.startswith("automl"):
-        from automl import AutoClassifier
-
-        search = {"search": system.split("-", 1)[1]} if "-" in system else {}
-        return AutoClassifier(
-            time_budget=args.budget, n_jobs=args.n_jobs, random_state=args.seed, **search
-        )
+        return _automl(system, args, name)
     if system == "flaml":
         return _Flaml(args.budget, args.n_jobs, args.seed, n_classes)
     from lightgbm import LGBMClassifier
@@ -217,6 +212,28 @@ def _system(system: str, args: argparse.Namespace, n_classes: int):
         "lightgbm": LGBMClassifier(n_jobs=args.n_jobs, random_state=args.seed, verbose=-1),
     }
     return make_pipeline(preprocessing, models[system])
+
+
+def _automl(system: str, args: argparse.Namespace, name: str):
+    """``automl``, ``automl-<search>``, ``automl-cold`` or ``automl-<search>-cold``.
+
+    The warm start never sees the dataset under test: it and its near-duplicates
+    leave the knowledge base first (leave-one-dataset-out), as they would be absent
+    for a user's own data.
+    """
+    from automl import AutoClassifier
+    from automl.knowledge import KnowledgeBase
+
+    options = system.split("-")[1:]
+    cold = "cold" in options
+    searches = [option for option in options if option != "cold"]
+    return AutoClassifier(
+        time_budget=args.budget,
+        n_jobs=args.n_jobs,
+        random_state=args.seed,
+        warm_start=False if cold else KnowledgeBase.load().without([name]),
+        **({"search": searches[0]} if searches else {}),
+    )
 
 
 class _Flaml:

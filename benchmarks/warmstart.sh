@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Warm versus cold start (issue 4), leave-one-dataset-out: AutoClassifier with the
+# knowledge base less the dataset under test ("automl") and without it ("automl-cold"),
+# at 10, 30 and 60 s, n_jobs=1, on the datasets of datasets_warmstart.txt, in two
+# streams (one per core, alternate datasets). Resumable: run it again to go on.
+# RESULTS and DATA_DIR as in ablation.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+results=${RESULTS:-benchmarks/results}
+data_dir=${DATA_DIR:-../shared/datasets/classification}
+mkdir -p "$results"
+names=$(grep -v '^#' benchmarks/datasets_warmstart.txt)
+for stream in 0 1; do
+  subset=$(echo "$names" | awk -v s="$stream" 'NR % 2 == s' | paste -sd, -)
+  (
+    for budget in 10 30 60; do
+      python benchmarks/run.py --datasets "$subset" --budget "$budget" --systems automl,automl-cold \
+        --data-dir "$data_dir" --out "$results/warmstart_${budget}s.jsonl"
+    done
+  ) > "$results/warmstart_stream${stream}.log" 2>&1 &
+done
+wait
+python benchmarks/report.py "$results"/warmstart_{10,30,60}s.jsonl \
+  --plot "$results/warmstart_anytime.png" \
+  --versus automl@10 automl-cold@60 --versus automl@10 automl-cold@10 \
+  --versus automl@30 automl-cold@30 --versus automl@60 automl-cold@60
