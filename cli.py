@@ -181,12 +181,16 @@ def _fit(args: argparse.Namespace) -> int:
     model = AutoClassifier(**params, verbose=0 if args.quiet else 1).fit(X, y)
     model.export(args.out)
     board = model.leaderboard().head(_LEADERBOARD_ROWS)
-    columns = ["rank", "pipeline", model.metric_, f"{model.metric_}_std", "fit_time", "status"]
+    columns = ["rank", "pipeline", "weight", model.metric_, f"{model.metric_}_std", "fit_time",
+               "status"]  # fmt: skip
     print(board[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(
         f"\nBest: {model.best_pipeline_spec_.describe()}, {model.metric_} {model.best_score_:.4f} "
         f"({model.cv_}, {len(model.history_)} evaluations in {model.fit_time_:.1f} s)"
     )
+    if len(model.ensemble_) > 1:
+        print(f"Model: an ensemble of {len(model.ensemble_)} pipelines, weighted " +
+              ", ".join(f"{weight:.2f}" for _, weight in model.ensemble_))  # fmt: skip
     print(f"Model written to {args.out} (manifest: {args.out}.json)")
     return 0
 
@@ -214,9 +218,10 @@ def _predict(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.model)
     numeric, categorical = (len(manifest["features"][kind]) for kind in ("numeric", "categorical"))
+    members = manifest.get("ensemble") or [{"weight": 1.0, "description": manifest["description"]}]
     lines = [
-        f"pipeline:    {manifest['description']}",
-        f"score:       {manifest['metric']} {manifest['cv_score']:.4f} ({manifest['validation']})",
+        *(f"pipeline:    {m['description']} (weight {m['weight']:.2f})" for m in members),
+        f"best score:  {manifest['metric']} {manifest['cv_score']:.4f} ({manifest['validation']})",
         f"classes:     {manifest['classes']}",
         f"features:    {numeric} numeric, {categorical} categorical",
         f"created:     {manifest['created']} with "

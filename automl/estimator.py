@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from automl.budget import Budget
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
+from automl.ensemble import select_ensemble, voting_ensemble
 from automl.evaluation import Dataset, make_folds
 from automl.export import save_model
 from automl.grammar import PipelineSpec
@@ -23,7 +24,7 @@ from automl.knowledge import KnowledgeBase
 from automl.metafeatures import compute_metafeatures
 from automl.metrics import METRICS, get_metric
 from automl.progress import Progress
-from automl.refit import refit_best
+from automl.refit import refit_best, refit_ensemble
 from automl.runner import EvaluationRunner
 from automl.search import SEARCHERS
 from automl.search.halving import SuccessiveHalving, fidelity_levels
@@ -75,6 +76,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         alone (a cold start). A :class:`~automl.knowledge.KnowledgeBase` is used
         instead of the shipped one. (Not scikit-learn's ``warm_start``: ``fit``
         never reuses an earlier fit.)
+    ensemble_size : int
+        Picks of the greedy ensemble selection over the best pipelines' out-of-fold
+        predictions; the final model averages the picked pipelines' probabilities,
+        each weighted by how often it was picked. 1 gives the single best pipeline.
     verbose : int
         0 is silent; 1 shows a progress line on stderr.
 
@@ -82,8 +87,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
         The class labels, sorted.
+    model_ : sklearn.ensemble.VotingClassifier or sklearn.pipeline.Pipeline
+        What ``predict`` uses: the soft vote of the ensemble's pipelines, or the
+        single best pipeline; fitted on all rows.
+    ensemble_ : list of (PipelineSpec, float)
+        The members of ``model_`` and their weights, heaviest first.
     best_pipeline_ : sklearn.pipeline.Pipeline
-        The best pipeline, fitted on all rows.
+        The best single pipeline (by cross-validation) among them, fitted on all rows.
     best_pipeline_spec_ : PipelineSpec
         Its description in the pipeline grammar.
     best_score_ : float
@@ -116,6 +126,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         cv: int = 5,
         search: str = "hybrid",
         warm_start: bool | KnowledgeBase = True,
+        ensemble_size: int = 20,
         verbose: int = 0,
     ):
         self.time_budget = time_budget
@@ -127,6 +138,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.search = search
         self.warm_start = warm_start
+        self.ensemble_size = ensemble_size
         self.verbose = verbose
 
     def fit(self, X, y) -> AutoClassifier:
@@ -156,12 +168,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 budget=budget,
                 n_jobs=self._n_workers(),
                 clock=clock,
+                ensemble_size=self.ensemble_size,
                 on_trial=progress if self.verbose else lambda history: None,
             )
             if self.verbose:
                 progress.close(history)
-            best, pipeline = refit_best(
-                runner, history, lambda: budget.time_left(clock()) + budget.grace
+            members = self._refit(
+                runner, history, data, metric, lambda: budget.time_left(clock()) + budget.grace
             )
 
         self.classes_ = data.classes
@@ -172,11 +185,27 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.metric_ = metric.name
         self.cv_ = folds.description
         self.history_ = history
+        best, self.best_pipeline_, _ = max(members, key=lambda m: metric.objective(m[0].score))
         self.best_pipeline_spec_ = best.pipeline
         self.best_score_ = best.score
-        self.best_pipeline_ = pipeline
+        self.ensemble_ = [(trial.pipeline, weight) for trial, _, weight in members]
+        self.model_ = (
+            self.best_pipeline_
+            if len(members) == 1
+            else voting_ensemble([(model, weight) for _, model, weight in members], X, y)
+        )
         self.fit_time_ = clock() - start
         return self
+
+    def _refit(self, runner, history, data, metric, time_left) -> list[tuple]:
+        """``(trial, fitted pipeline, weight)`` of the final model's members."""
+        chosen = select_ensemble(history.ranked(), data.y_codes, metric, self.ensemble_size)
+        if len(chosen) > 1:
+            members = refit_ensemble(runner, chosen, time_left, n_jobs=self._n_workers())
+            if members:
+                return members
+        best, pipeline = refit_best(runner, history, time_left)
+        return [(best, pipeline, 1.0)]
 
     def _seeds(self, data, grammar) -> list[PipelineSpec]:
         """Warm-start pipelines, then the defaults of the classifiers they leave out."""
@@ -203,29 +232,36 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """Class labels for the rows of ``X``."""
         X = self._check_X(X)
-        return self.best_pipeline_.predict(X)
+        return self.model_.predict(X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
         X = self._check_X(X)
-        return self.best_pipeline_.predict_proba(X)
+        return self.model_.predict_proba(X)
 
     def leaderboard(self):
-        """Every evaluated pipeline as a DataFrame, the best first."""
+        """Every evaluated pipeline as a DataFrame, the best first, with its ensemble weight."""
         check_is_fitted(self)
-        return self.history_.leaderboard()
+        board = self.history_.leaderboard()
+        weights = {pipeline.key: weight for pipeline, weight in self.ensemble_}
+        ranked = board["rank"].notna()  # a pipeline's cheaper evaluations are no members
+        board.insert(2, "weight", board["key"].map(weights).where(ranked).fillna(0.0))
+        return board
 
-    def export(self, path: str | os.PathLike) -> None:
-        """Write the best pipeline as a pickle to ``path``, its manifest to ``path + '.json'``.
+    def export(self, path: str | os.PathLike, *, ensemble: bool = True) -> None:
+        """Write the model as a pickle to ``path``, its manifest to ``path + '.json'``.
 
-        The pickle loads with ``pickle.load`` where scikit-learn, LightGBM and
+        ``ensemble=False`` writes the best single pipeline instead of the ensemble.
+        Either pickle loads with ``pickle.load`` where scikit-learn, LightGBM and
         XGBoost are installed; :func:`automl.load_model` also checks it first.
         """
         check_is_fitted(self)
-        save_model(self.best_pipeline_, path, self._description())
+        model = self.model_ if ensemble else self.best_pipeline_
+        save_model(model, path, self._description(ensemble=ensemble))
 
-    def _description(self) -> dict:
+    def _description(self, *, ensemble: bool) -> dict:
         profile = self.profile_
+        members = self.ensemble_ if ensemble else [(self.best_pipeline_spec_, 1.0)]
         return {
             "classes": list(self.classes_),
             "n_features": self.n_features_in_,
@@ -239,6 +275,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             "pipeline": self.best_pipeline_spec_.to_dict(),
             "description": self.best_pipeline_spec_.describe(),
             "n_evaluations": len(self.history_),
+            "ensemble": [
+                {"weight": weight, "description": p.describe(), "pipeline": p.to_dict()}
+                for p, weight in members
+            ],
         }
 
     def _check_X(self, X):
@@ -259,6 +299,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         _check_positive("time_budget", self.time_budget, Real, allow_none=True)
         _check_positive("max_evals", self.max_evals, Integral, allow_none=True)
         _check_positive("eval_time_limit", self.eval_time_limit, Real, allow_none=True)
+        _check_positive("ensemble_size", self.ensemble_size, Integral)
         if not isinstance(self.verbose, Integral) or self.verbose < 0:
             raise ValueError(f"verbose must be an integer of at least 0; got {self.verbose!r}.")
         if not isinstance(self.cv, Integral) or isinstance(self.cv, bool) or self.cv < 2:

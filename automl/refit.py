@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from automl.history import History, Trial
 from automl.runner import EvaluationRunner
@@ -64,3 +66,41 @@ def _all_failed_message(history: History) -> str:
         )
     reasons = "\n".join(f"  {count} x {reason}" for reason, count in history.failures().items())
     return f"All {len(history)} evaluated pipelines failed:\n{reasons}"
+
+
+def refit_ensemble(
+    runner: EvaluationRunner,
+    members: Sequence[tuple[Trial, float]],
+    time_left: Callable[[], float],
+    *,
+    n_jobs: int,
+) -> list[tuple[Trial, object, float]]:
+    """Refit the ensemble's members on all rows, ``n_jobs`` at a time, in the time left.
+
+    Members are refitted heaviest first; one that is not expected to fit in the time
+    left, or fails, is left out with a warning and the others' weights grow to make
+    up for it. Returns ``(trial, fitted pipeline, weight)`` of the refitted members,
+    heaviest first (empty if none could be refitted).
+    """
+    ranked = sorted(members, key=lambda member: -member[1])
+    expected = np.cumsum([refit_estimate(t, runner.folds) for t, _ in ranked]) / n_jobs
+    fitting = [member for member, seconds in zip(ranked, expected, strict=True)
+               if seconds <= time_left()]  # fmt: skip
+    outcomes = runner.refit_all(
+        [trial.pipeline for trial, _ in fitting], n_jobs=n_jobs, time_limit=time_left
+    )
+    refitted = [
+        (trial, outcome.value, weight)
+        for (trial, weight), outcome in zip(fitting, outcomes, strict=True)
+        if outcome is not None and outcome.status == "ok"
+    ]
+    left_out = len(members) - len(refitted)
+    if left_out and refitted:
+        warnings.warn(
+            f"{left_out} of the {len(members)} ensemble members could not be refitted in the "
+            "time left and were left out; a larger time_budget keeps them.",
+            UserWarning,
+            stacklevel=3,
+        )
+    total = sum(weight for _, _, weight in refitted)
+    return [(trial, model, weight / total) for trial, model, weight in refitted]

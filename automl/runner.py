@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
 from automl.workers import Outcome, WorkerPool
+
+#: How long one wait for refits lasts; the pool enforces each fit's own time limit.
+_REFIT_WAIT_SECONDS = 5.0
 
 
 class EvaluationRunner:
@@ -84,13 +87,34 @@ class EvaluationRunner:
 
     def refit(self, pipeline: PipelineSpec, time_limit: float) -> Outcome:
         """Fit ``pipeline`` on all rows in a child process; the fitted model is the value."""
-        task = self.pool.submit(
-            fit_on_all_rows, self._data, self.build(pipeline), time_limit=time_limit
-        )
-        while True:
-            for outcome in self.pool.wait(time_limit + 5.0):
-                if outcome.task_id == task:
-                    return outcome
+        return self.refit_all([pipeline], n_jobs=1, time_limit=lambda: time_limit)[0]
+
+    def refit_all(
+        self, pipelines: Sequence[PipelineSpec], *, n_jobs: int, time_limit: Callable[[], float]
+    ) -> list[Outcome | None]:
+        """Fit each of ``pipelines`` on all rows, ``n_jobs`` at a time.
+
+        Each fit may take ``time_limit()`` seconds, as it is when the fit starts; a
+        pipeline whose turn comes when no time is left is not fitted (None).
+        """
+        waiting = list(enumerate(pipelines))
+        running: dict[int, int] = {}
+        outcomes: list[Outcome | None] = [None] * len(pipelines)
+        while waiting or running:
+            while waiting and len(running) < n_jobs:
+                index, pipeline = waiting.pop(0)
+                limit = time_limit()
+                if limit > 0:
+                    task = self.pool.submit(
+                        fit_on_all_rows, self._data, self.build(pipeline), time_limit=limit
+                    )
+                    running[task] = index
+            if not running:
+                break
+            for outcome in self.pool.wait(_REFIT_WAIT_SECONDS):
+                if outcome.task_id in running:
+                    outcomes[running.pop(outcome.task_id)] = outcome
+        return outcomes
 
     def _trial(self, outcome: Outcome) -> Trial:
         proposal = self._proposals.pop(outcome.task_id)

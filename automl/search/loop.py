@@ -20,6 +20,9 @@ from automl.search.base import Searcher
 OVERHEAD_SECONDS = 1.0
 #: How much slower a refit may be than the fold fits suggest.
 REFIT_SAFETY = 1.3
+#: An ensemble's members, besides the best, whose refits the search leaves time for
+#: (each like the best's), and the largest share of the budget that this may take.
+ENSEMBLE_EXTRA_REFITS, ENSEMBLE_MAX_SHARE = 2, 0.15
 
 
 def refit_estimate(trial: Trial, folds: Folds) -> float:
@@ -36,12 +39,22 @@ def run_search(
     budget: Budget,
     n_jobs: int,
     clock: Callable[[], float],
+    ensemble_size: int = 1,
     on_trial: Callable[[History], None] = lambda history: None,
 ) -> History:
-    """Evaluate proposals, ``n_jobs`` at a time, until the budget or the searcher runs out."""
+    """Evaluate proposals, ``n_jobs`` at a time, until the budget or the searcher runs out.
+
+    It stops in time to refit the best pipeline, and with ``ensemble_size`` above 1
+    a few more, on all rows.
+    """
     exhausted = False
+    extra_refits = ENSEMBLE_EXTRA_REFITS if ensemble_size > 1 else 0
+
+    def search_end() -> float:
+        return _search_end(history, runner.folds, budget, extra_refits / n_jobs)
+
     while True:
-        stop_at = _search_end(history, runner.folds, budget)
+        stop_at = search_end()
         while not exhausted and runner.n_running < n_jobs and clock() < stop_at:
             if budget.evals_left(len(history) + runner.n_running) <= 0:
                 break
@@ -56,12 +69,15 @@ def run_search(
             history.add(trial)
             searcher.tell(trial)
             on_trial(history)
-        if clock() >= _search_end(history, runner.folds, budget):
+        if clock() >= search_end():
             runner.cancel()
             exhausted = True
 
 
-def _search_end(history: History, folds: Folds, budget: Budget) -> float:
+def _search_end(history: History, folds: Folds, budget: Budget, extra_refits: float) -> float:
+    if not math.isfinite(budget.end):
+        return math.inf
     best = history.best()
-    reserve = OVERHEAD_SECONDS + (refit_estimate(best, folds) if best is not None else 0.0)
-    return budget.end - reserve if math.isfinite(budget.end) else math.inf
+    refit = refit_estimate(best, folds) if best is not None else 0.0
+    extra = min(extra_refits * refit, ENSEMBLE_MAX_SHARE * budget.time_budget)
+    return budget.end - OVERHEAD_SECONDS - refit - extra

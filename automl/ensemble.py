@@ -1,0 +1,75 @@
+"""Ensemble selection: a weighted average of the best pipelines' class probabilities.
+
+Caruana, Niculescu-Mizil, Crew and Ksikes, "Ensemble Selection from Libraries of
+Models" (ICML 2004), as auto-sklearn uses it: greedy forward selection, with
+replacement, on the out-of-fold predictions that cross-validation left behind, so
+that choosing the ensemble costs no fit at all::
+
+    candidates <- the fully evaluated pipelines with out-of-fold predictions
+    ensemble   <- [the best pipeline]              (sorted initialisation)
+    repeat size - 1 times:
+        add the candidate (again, if it is the best choice) whose addition makes
+        the mean of the ensemble's probabilities score best on the metric
+    weight of a pipeline <- how often it was added / size
+
+The fitted ensemble is scikit-learn's soft-voting ``VotingClassifier`` over the
+refitted members (frozen, so that the vote does not refit them): an exported
+ensemble needs nothing beyond scikit-learn, LightGBM and XGBoost to load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.ensemble import VotingClassifier
+from sklearn.frozen import FrozenEstimator
+
+from automl.history import Trial
+from automl.metrics import Metric
+
+#: Selection scores at most this many validated rows (a fixed random subset): the
+#: metric is computed size x candidates times.
+MAX_ROWS = 10_000
+
+
+def select_ensemble(
+    trials: Sequence[Trial], y_codes: np.ndarray, metric: Metric, size: int
+) -> list[tuple[Trial, float]]:
+    """Members and weights of the ensemble of ``size`` picks over ``trials``.
+
+    ``trials`` come best first and carry out-of-fold probabilities; the first one
+    is always a member. Weights sum to 1.
+    """
+    candidates = [t for t in trials if t.oof_proba is not None]
+    if not candidates:
+        return []
+    rows = _validated_rows(candidates, len(y_codes))
+    y = y_codes[rows]
+    probabilities = np.stack([t.oof_proba[rows].astype(float) for t in candidates])
+    counts = np.zeros(len(candidates), dtype=int)
+    counts[0], total = 1, probabilities[0].copy()
+    for picks in range(1, size):
+        scores = [metric.objective(metric(y, (total + p) / (picks + 1))) for p in probabilities]
+        choice = int(np.argmax(scores))  # ties go to the better-ranked candidate
+        counts[choice] += 1
+        total += probabilities[choice]
+    return [(t, float(c / size)) for t, c in zip(candidates, counts, strict=True) if c > 0]
+
+
+def _validated_rows(candidates: Sequence[Trial], n_rows: int) -> np.ndarray:
+    """Rows that every candidate validated (all of them, or a holdout's), at most MAX_ROWS."""
+    validated = np.ones(n_rows, dtype=bool)
+    for trial in candidates:
+        validated &= ~np.isnan(trial.oof_proba).any(axis=1)
+    rows = np.flatnonzero(validated)
+    if len(rows) > MAX_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
+    return rows
+
+
+def voting_ensemble(members: Sequence[tuple[object, float]], X, y) -> VotingClassifier:
+    """A fitted soft vote over fitted ``members`` (model, weight); ``X, y`` as in their fit."""
+    estimators = [(f"member_{i}", FrozenEstimator(model)) for i, (model, _) in enumerate(members)]
+    vote = VotingClassifier(estimators, voting="soft", weights=[w for _, w in members])
+    return vote.fit(X, y)

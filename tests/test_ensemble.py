@@ -1,0 +1,125 @@
+"""Ensemble selection over out-of-fold predictions, and the ensemble AutoClassifier returns."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.ensemble import VotingClassifier
+
+from automl import AutoClassifier
+from automl.ensemble import MAX_ROWS, select_ensemble
+from automl.export import read_manifest
+from automl.grammar import PipelineSpec, Step
+from automl.history import Trial
+from automl.metrics import get_metric
+from tests.helpers import mixed_frame
+
+LOG_LOSS = get_metric("log_loss", 2)
+
+
+def _trial(number: int, proba: np.ndarray, y: np.ndarray) -> Trial:
+    pipeline = PipelineSpec(
+        classifier=Step.of("knn", {"n_neighbors": number}), scaling=Step("none")
+    )
+    return Trial(number, pipeline, "seed", "ok", score=LOG_LOSS(y, proba), oof_proba=proba)
+
+
+def _noisy_views(n_rows=2000, seed=0):
+    """Two models that each see the truth through independent noise, and a weak one."""
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=n_rows)
+    y = (truth > 0).astype(int)
+    views = [truth + rng.normal(0, 1.0, n_rows), truth + rng.normal(0, 1.1, n_rows),
+             truth + rng.normal(0, 3.0, n_rows)]  # fmt: skip
+    probas = [np.column_stack([1 - p, p]) for p in (1 / (1 + np.exp(-1.5 * v)) for v in views)]
+    trials = sorted((_trial(i, p, y) for i, p in enumerate(probas)), key=lambda t: t.score)
+    return trials, y
+
+
+def test_two_complementary_models_share_the_weight_and_beat_either_alone():
+    trials, y = _noisy_views()
+    members = select_ensemble(trials, y, LOG_LOSS, size=20)
+    assert members[0][0] is trials[0]  # the best single pipeline always takes part
+    weights = {t.number: w for t, w in members}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert weights[0] > 0.25 and weights[1] > 0.25
+    blend = sum(w * t.oof_proba for t, w in members)
+    assert LOG_LOSS(y, blend) < trials[0].score - 0.01
+
+
+def test_one_pick_is_the_best_pipeline_alone():
+    trials, y = _noisy_views()
+    assert select_ensemble(trials, y, LOG_LOSS, size=1) == [(trials[0], 1.0)]
+
+
+def test_only_rows_every_candidate_validated_count_and_trials_without_predictions_are_skipped():
+    trials, y = _noisy_views(n_rows=MAX_ROWS + 5000)
+    holdout = np.zeros(len(y), dtype=bool)
+    holdout[::4] = True  # as after a holdout split: the other rows were never validated
+    for trial in trials:
+        trial.oof_proba[~holdout] = np.nan
+    best_without_predictions = dataclasses.replace(trials[0], number=9, oof_proba=None, score=0.0)
+    members = select_ensemble([best_without_predictions, *trials], y, LOG_LOSS, size=10)
+    assert members and all(t.oof_proba is not None for t, _ in members)
+    assert np.isfinite(sum(w * t.oof_proba[holdout] for t, w in members)).all()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = mixed_frame(300)
+    model = AutoClassifier(
+        time_budget=None, max_evals=10, random_state=0, search="random", metric="log_loss"
+    )
+    return model.fit(X, y), X
+
+
+def test_the_model_averages_its_members_by_weight(fitted):
+    model, X = fitted
+    assert len(model.ensemble_) > 1
+    assert isinstance(model.model_, VotingClassifier)
+    assert sum(w for _, w in model.ensemble_) == pytest.approx(1.0)
+    members = [frozen.estimator for frozen in model.model_.estimators_]
+    expected = sum(
+        w * m.predict_proba(X) for (_, w), m in zip(model.ensemble_, members, strict=True)
+    )
+    np.testing.assert_allclose(model.predict_proba(X), expected)
+    board = model.leaderboard()
+    assert board["weight"].sum() == pytest.approx(1.0)
+    assert board.loc[board["rank"] == 1, "weight"].item() > 0
+
+
+def test_the_ensemble_pickle_predicts_without_automl_and_the_single_one_on_request(
+    fitted, tmp_path
+):
+    model, X = fitted
+    model.export(tmp_path / "ensemble.pkl")
+    model.export(tmp_path / "single.pkl", ensemble=False)
+    assert len(read_manifest(tmp_path / "ensemble.pkl")["ensemble"]) == len(model.ensemble_)
+    assert len(read_manifest(tmp_path / "single.pkl")["ensemble"]) == 1
+    X.to_pickle(tmp_path / "X.pkl")
+    script = textwrap.dedent(
+        """
+        import pickle, sys
+        import pandas as pd
+        sys.modules["automl"] = None  # any import of automl now fails
+        X = pd.read_pickle("X.pkl")
+        for name in ("ensemble.pkl", "single.pkl"):
+            with open(name, "rb") as file:
+                model = pickle.load(file)
+            print(type(model).__name__, model.predict_proba(X)[:, 1].tolist())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    ensemble, single = result.stdout.strip().splitlines()
+    assert ensemble.startswith("VotingClassifier") and single.startswith("Pipeline")
+    np.testing.assert_allclose(eval(ensemble.split(" ", 1)[1]), model.predict_proba(X)[:, 1])
+    np.testing.assert_allclose(
+        eval(single.split(" ", 1)[1]), model.best_pipeline_.predict_proba(X)[:, 1]
+    )
