@@ -77,6 +77,8 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
                 f"{system} vs {other}: at least as good on {at_least}, better on {better}, "
                 f"of {len(both)} datasets"
             )
+    if "single_test_score" in ok:
+        lines.extend(_ensemble_lines(ok[ok["single_test_score"].notna()]))
     budgeted = ok[ok["over_budget"].notna()]
     for system, runs in budgeted.groupby("system"):
         within = int((runs["fit_time"] <= budget * 1.05 + 3).sum())
@@ -87,6 +89,25 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
             f"{runs['peak_mb'].max():.0f} MB"
         )
     return "\n".join(lines)
+
+
+def _ensemble_lines(runs: pd.DataFrame) -> list[str]:
+    """The ensemble against the best single pipeline of the same search, per system."""
+    lines = []
+    for system, group in runs.groupby("system"):
+        sign = np.where(group["metric"] == "log_loss", -1.0, 1.0)
+        gain = sign * (group["test_score"] - group["single_test_score"])
+        slower = group["predict_seconds_per_1000"] / group["single_predict_seconds_per_1000"]
+        lines.append(
+            f"{system} ensemble vs its best single pipeline: better on {(gain > 0).sum()}, "
+            f"equal on {(gain == 0).sum()}, worse on {(gain < 0).sum()} of {len(group)} "
+            f"datasets; median gain {gain.median():+.4f}, worst {gain.min():+.4f} (ROC AUC, or "
+            f"minus log loss); members median {group['n_members'].median():.0f}; prediction "
+            f"per 1,000 rows median {group['predict_seconds_per_1000'].median() * 1000:.1f} ms "
+            f"vs {group['single_predict_seconds_per_1000'].median() * 1000:.1f} ms "
+            f"(x{slower.median():.1f})"
+        )
+    return lines
 
 
 def versus(results: pd.DataFrame, first: str, second: str) -> str:
