@@ -21,7 +21,7 @@ import pandas as pd
 from automl import AutoClassifier, load_model
 from automl.build_knowledge import MIN_ROWS, build_knowledge_base
 from automl.data import check_prediction_data
-from automl.export import read_manifest, version_drift
+from automl.export import model_source, read_manifest, version_drift
 
 #: Estimator parameters the command sets itself (progress is shown unless --quiet).
 _NOT_OPTIONS = {"verbose"}
@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe a model without loading it")
     info.add_argument("model", help="the model pickle")
     info.set_defaults(run=_info)
+
+    export = commands.add_parser(
+        "export", help="write a model as Python source that rebuilds and refits it"
+    )
+    export.add_argument("model", help="the model pickle")
+    export.add_argument("--python", required=True, help="the .py file to write")
+    export.set_defaults(run=_export)
 
     kb = commands.add_parser("kb", help="the meta-learning knowledge base")
     build = kb.add_subparsers(dest="kb_command", required=True).add_parser(
@@ -233,6 +240,15 @@ def _info(args: argparse.Namespace) -> int:
         f"version drift: {drift}" if drift else "versions:    match the installed libraries"
     )
     print("\n".join(lines))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    model, manifest = load_model(args.model)
+    manifest.setdefault("ensemble", [{"weight": 1.0, "description": manifest["description"]}])
+    source = model_source(model, manifest, filename=Path(args.python).name)
+    Path(args.python).write_text(source)
+    print(f"Python source written to {args.python}", file=sys.stderr)
     return 0
 
 

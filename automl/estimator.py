@@ -6,6 +6,7 @@ import math
 import os
 import time
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
 from automl.ensemble import select_ensemble, voting_ensemble
 from automl.evaluation import Dataset, make_folds
-from automl.export import save_model
+from automl.export import model_source, save_model
 from automl.grammar import PipelineSpec
 from automl.history import History
 from automl.knowledge import KnowledgeBase
@@ -249,15 +250,21 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         return board
 
     def export(self, path: str | os.PathLike, *, ensemble: bool = True) -> None:
-        """Write the model as a pickle to ``path``, its manifest to ``path + '.json'``.
+        """Write the model to ``path``: a pickle and its manifest (``path + '.json'``), or,
+        for a path ending in ``.py``, Python source that rebuilds and refits it.
 
         ``ensemble=False`` writes the best single pipeline instead of the ensemble.
         Either pickle loads with ``pickle.load`` where scikit-learn, LightGBM and
-        XGBoost are installed; :func:`automl.load_model` also checks it first.
+        XGBoost are installed; :func:`automl.load_model` also checks it first. The
+        source needs only those libraries and pandas.
         """
         check_is_fitted(self)
         model = self.model_ if ensemble else self.best_pipeline_
-        save_model(model, path, self._description(ensemble=ensemble))
+        description = self._description(ensemble=ensemble)
+        if os.fspath(path).endswith(".py"):
+            Path(path).write_text(model_source(model, description, filename=Path(path).name))
+        else:
+            save_model(model, path, description)
 
     def _description(self, *, ensemble: bool) -> dict:
         profile = self.profile_

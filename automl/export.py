@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from automl.source import python_source
+
 FORMAT = "automl-model"
 FORMAT_VERSION = 1
 #: The libraries whose versions must match for a pickle to load and predict the same.
@@ -66,6 +68,31 @@ def save_model(model: Any, path: str | os.PathLike, description: dict[str, Any])
         manifest_path(path), json.dumps(manifest, indent=2, default=_jsonable).encode()
     )
     return manifest_path(path)
+
+
+def model_source(model: Any, description: dict[str, Any], *, filename: str) -> str:
+    """Python source that rebuilds ``model`` (see :mod:`automl.source`)."""
+    from automl import __version__
+
+    members = description["ensemble"]
+    title = (
+        members[0]["description"]
+        if len(members) == 1
+        else f"An ensemble of {len(members)} pipelines: "
+        + "; ".join(f"{m['weight']:.2f} x {m['description']}" for m in members)
+    )
+    summary = (
+        f"the best pipeline scored {description['metric']} {description['cv_score']:.4f} "
+        f"({description['validation']}) among {description['n_evaluations']} evaluated."
+    )
+    return python_source(
+        model,
+        title=title,
+        summary=summary,
+        metric=description["metric"],
+        filename=filename,
+        version=__version__,
+    )
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:

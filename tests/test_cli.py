@@ -90,3 +90,14 @@ def test_fit_options_come_from_the_estimator(tmp_path):
 def test_the_console_script_is_installed():
     result = subprocess.run(["automl", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "fit" in result.stdout
+
+
+def test_export_writes_python_source_that_rebuilds_the_model(fitted):
+    folder, _ = fitted
+    result = automl("export", "churn.pkl", "--python", "churn.py", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    source = (folder / "churn.py").read_text()
+    compile(source, "churn.py", "exec")
+    assert "def build_model():" in source and "import automl" not in source
+    missing = automl("export", "nowhere.pkl", "--python", "x.py", cwd=folder)
+    assert missing.returncode == 2 and "nowhere.pkl" in missing.stderr
