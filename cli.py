@@ -22,6 +22,7 @@ from automl import AutoClassifier, load_model
 from automl.build_knowledge import MIN_ROWS, build_knowledge_base
 from automl.data import check_prediction_data
 from automl.export import model_source, read_manifest, version_drift
+from automl.report import write_report
 
 #: Estimator parameters the command sets itself (progress is shown unless --quiet).
 _NOT_OPTIONS = {"verbose"}
@@ -76,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("model", help="the model pickle")
     export.add_argument("--python", required=True, help="the .py file to write")
     export.set_defaults(run=_export)
+
+    report = commands.add_parser("report", help="write an HTML report about a model's search")
+    report.add_argument("model", help="the model pickle (its manifest is read, not the pickle)")
+    report.add_argument("--out", default="report.html", help="default: %(default)s")
+    report.set_defaults(run=_report)
 
     kb = commands.add_parser("kb", help="the meta-learning knowledge base")
     build = kb.add_subparsers(dest="kb_command", required=True).add_parser(
@@ -249,6 +255,18 @@ def _export(args: argparse.Namespace) -> int:
     source = model_source(model, manifest, filename=Path(args.python).name)
     Path(args.python).write_text(source)
     print(f"Python source written to {args.python}", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    manifest = read_manifest(args.model)
+    if "history" not in manifest:
+        raise ValueError(
+            f"{args.model} was exported by an automl without search history in its "
+            "manifest; refit it with this version to get a report."
+        )
+    write_report(manifest, args.out)
+    print(f"Report written to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -26,6 +26,7 @@ from automl.metafeatures import compute_metafeatures
 from automl.metrics import METRICS, get_metric
 from automl.progress import Progress
 from automl.refit import refit_best, refit_ensemble
+from automl.report import write_report
 from automl.runner import EvaluationRunner
 from automl.search import SEARCHERS
 from automl.search.halving import SuccessiveHalving, fidelity_levels
@@ -266,6 +267,16 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         else:
             save_model(model, path, description)
 
+    def report(self, path: str | os.PathLike) -> None:
+        """Write an HTML page about the search and the model to ``path``.
+
+        Scores over time by model family, the ensemble's weights, hyperparameter
+        importance and the leaderboard; ``automl report model.pkl`` writes the same
+        page from an exported model.
+        """
+        check_is_fitted(self)
+        write_report(self._description(ensemble=True), path)
+
     def _description(self, *, ensemble: bool) -> dict:
         profile = self.profile_
         members = self.ensemble_ if ensemble else [(self.best_pipeline_spec_, 1.0)]
@@ -286,6 +297,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 {"weight": weight, "description": p.describe(), "pipeline": p.to_dict()}
                 for p, weight in members
             ],
+            "history": [_trial_record(trial) for trial in self.history_.trials],
         }
 
     def _check_X(self, X):
@@ -340,6 +352,26 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _trial_record(trial) -> dict:
+    """What the report needs of one evaluation, as JSON values (no NaN)."""
+
+    def number(value: float) -> float | None:
+        return float(value) if math.isfinite(value) else None
+
+    return {
+        "number": trial.number,
+        "finished_at": number(trial.finished_at),
+        "score": number(trial.score),
+        "score_std": number(trial.score_std),
+        "status": trial.status,
+        "fidelity": str(trial.fidelity),
+        "origin": trial.origin,
+        "fit_time": number(trial.fit_time),
+        "description": trial.pipeline.describe(),
+        "pipeline": trial.pipeline.to_dict(),
+    }
 
 
 def _check_positive(name: str, value, kind: type, *, allow_none: bool = False) -> None:

@@ -64,10 +64,18 @@ def save_model(model: Any, path: str | os.PathLike, description: dict[str, Any])
     }
     path = Path(path)
     _write_atomically(path, payload)
-    _write_atomically(
-        manifest_path(path), json.dumps(manifest, indent=2, default=_jsonable).encode()
-    )
+    _write_atomically(manifest_path(path), _manifest_text(manifest).encode())
     return manifest_path(path)
+
+
+def _manifest_text(manifest: dict[str, Any]) -> str:
+    """Indented JSON, but the search history one evaluation a line: it can be long."""
+    history = manifest.pop("history", None)
+    text = json.dumps(manifest, indent=2, default=_jsonable)
+    if history is None:
+        return text
+    rows = ",\n".join("    " + json.dumps(row, default=_jsonable) for row in history)
+    return text[:-2] + f',\n  "history": [\n{rows}\n  ]\n}}'
 
 
 def model_source(model: Any, description: dict[str, Any], *, filename: str) -> str:
