@@ -107,7 +107,28 @@ def _ensemble_lines(runs: pd.DataFrame) -> list[str]:
             f"vs {group['single_predict_seconds_per_1000'].median() * 1000:.1f} ms "
             f"(x{slower.median():.1f})"
         )
+        lines.extend(_combiner_lines(system, group))
     return lines
+
+
+def _combiner_lines(system: str, group: pd.DataFrame) -> list[str]:
+    """Best pipeline, ensemble selection and stacking, cross-fitted on out-of-fold rows."""
+    if "combiners" not in group:
+        return []
+    rows = [(c, m) for c, m in zip(group["combiners"], group["metric"], strict=True)
+            if isinstance(c, dict) and c]  # fmt: skip
+    if not rows:
+        return []
+    table = pd.DataFrame([c for c, _ in rows])
+    table = table.mul(np.where(np.array([m for _, m in rows]) == "log_loss", -1.0, 1.0), axis=0)
+    ranks = table.rank(axis=1, ascending=False).mean().sort_values()
+    wins = {name: int((table[name] > table["best"]).sum()) for name in table if name != "best"}
+    return [
+        f"{system} combiners on held-out out-of-fold rows ({len(table)} datasets): mean rank "
+        + ", ".join(f"{name} {rank:.2f}" for name, rank in ranks.items())
+        + "; better than the best pipeline on "
+        + ", ".join(f"{wins[name]} ({name})" for name in wins)
+    ]
 
 
 def versus(results: pd.DataFrame, first: str, second: str) -> str:

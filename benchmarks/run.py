@@ -174,12 +174,57 @@ def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
             # Both without AutoClassifier's input checks: the pickles users get.
             predict_seconds_per_1000=_predict_seconds(model.model_, batch),
             single_predict_seconds_per_1000=_predict_seconds(model.best_pipeline_, batch),
+            combiners=_combiners(model, y_train),
             n_evaluations=len(model.history_),
             cv_score=model.best_score_,
             pipeline=model.best_pipeline_spec_.describe(),
             trajectory=_trajectory(model),
         )
     return result
+
+
+def _combiners(model, y_train) -> dict[str, float]:
+    """How well the best pipeline, ensemble selection and a stacking layer generalise.
+
+    Measured on the search's out-of-fold predictions alone, by cross-fitting: each
+    combiner is fitted on one half of the validated rows and scored on the other,
+    and the other way round. No model is refitted; only the combiners differ.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from automl.ensemble import select_ensemble
+
+    metric = model.history_.metric
+    y = np.searchsorted(model.classes_, np.asarray(y_train))
+    candidates = [t for t in model.history_.ranked() if t.oof_proba is not None][:20]
+    if len(candidates) < 2:
+        return {}
+    validated = ~np.isnan(np.stack([t.oof_proba for t in candidates])).any(axis=(0, 2))
+    rows = np.flatnonzero(validated)
+    if np.bincount(y[rows]).min() < 2:
+        return {}
+    scores = {"best": [], "caruana": [], "stacking": []}
+    for fit, held in StratifiedKFold(2, shuffle=True, random_state=0).split(rows, y[rows]):
+        fit, held = rows[fit], rows[held]
+        scores["best"].append(metric(y[held], candidates[0].oof_proba[held]))
+        members = select_ensemble([_rows(t, fit) for t in candidates], y[fit], metric, size=20)
+        chosen = {t.number: w for t, w in members}
+        blend = sum(chosen[t.number] * t.oof_proba[held] for t in candidates if t.number in chosen)
+        scores["caruana"].append(metric(y[held], blend))
+        features = np.hstack([np.log(np.clip(t.oof_proba, 1e-6, 1)) for t in candidates[:10]])
+        stacker = LogisticRegression(C=1.0, max_iter=1000).fit(features[fit], y[fit])
+        stacked = np.zeros((len(held), len(model.classes_)))
+        stacked[:, stacker.classes_] = stacker.predict_proba(features[held])
+        scores["stacking"].append(metric(y[held], stacked))
+    return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def _rows(trial, rows):
+    """``trial`` with the out-of-fold predictions of ``rows`` only."""
+    import dataclasses
+
+    return dataclasses.replace(trial, oof_proba=trial.oof_proba[rows])
 
 
 def _predict_seconds(model, batch) -> float:
