@@ -145,6 +145,8 @@ def _converter(parameter: inspect.Parameter):
     def convert(text: str):
         if text.lower() == "none":
             return None
+        if text == str(parameter.default):  # e.g. "auto" for memory_limit
+            return parameter.default
         return base(text)
 
     convert.__name__ = base.__name__  # argparse names the type in its error messages

@@ -32,7 +32,7 @@ from automl.search import SEARCHERS
 from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
 from automl.warmstart import warm_start_pipelines
-from automl.workers import WorkerPool
+from automl.workers import WorkerPool, available_memory
 
 #: Share of the time budget that one evaluation may take, and a floor in seconds.
 _EVAL_SHARE, _EVAL_FLOOR = 0.25, 5.0
@@ -66,6 +66,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     eval_time_limit : float or None
         Seconds one evaluation may take before it is stopped. None: a quarter of
         ``time_budget`` (at least 5 s), or no limit without a time budget.
+    memory_limit : float, "auto" or None
+        Megabytes of memory that one evaluation (or refit) may allocate; one that
+        needs more is stopped and recorded as ``memout``, and the search goes on.
+        ``"auto"``: 80% of the memory available when ``fit`` starts, shared among
+        the ``n_jobs`` evaluations; None: no limit. (Linux enforces it as
+        ``RLIMIT_DATA``: the heap and private mappings, not the shared data.)
     cv : int
         Cross-validation folds; data with over 10,000 rows uses one holdout split.
     search : str
@@ -125,6 +131,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         max_evals: int | None = None,
         eval_time_limit: float | None = None,
+        memory_limit: float | str | None = "auto",
         cv: int = 5,
         search: str = "hybrid",
         warm_start: bool | KnowledgeBase = True,
@@ -137,6 +144,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.max_evals = max_evals
         self.eval_time_limit = eval_time_limit
+        self.memory_limit = memory_limit
         self.cv = cv
         self.search = search
         self.warm_start = warm_start
@@ -158,8 +166,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             budget = Budget(start, self.time_budget, self.max_evals, self._eval_time_limit())
             dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
             runner = EvaluationRunner(
-                pool, dataset, grammar, metric, random_state=seed, clock=clock, start=start
-            )
+                pool, dataset, grammar, metric, random_state=seed, clock=clock, start=start,
+                memory_limit=self._memory_limit_bytes(),
+            )  # fmt: skip
             history = History(metric)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
             seeds = self._seeds(data, grammar)
@@ -318,6 +327,15 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         _check_positive("time_budget", self.time_budget, Real, allow_none=True)
         _check_positive("max_evals", self.max_evals, Integral, allow_none=True)
         _check_positive("eval_time_limit", self.eval_time_limit, Real, allow_none=True)
+        if not (isinstance(self.memory_limit, str) and self.memory_limit == "auto"):
+            limit = self.memory_limit
+            if limit is not None and (
+                not isinstance(limit, Real) or isinstance(limit, bool) or limit <= 0
+            ):
+                raise ValueError(
+                    f"memory_limit must be a number greater than 0 (megabytes), 'auto' or "
+                    f"None; got {limit!r}."
+                )
         _check_positive("ensemble_size", self.ensemble_size, Integral)
         if not isinstance(self.verbose, Integral) or self.verbose < 0:
             raise ValueError(f"verbose must be an integer of at least 0; got {self.verbose!r}.")
@@ -342,6 +360,14 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         if self.time_budget is None:
             return math.inf
         return max(_EVAL_FLOOR, _EVAL_SHARE * self.time_budget)
+
+    def _memory_limit_bytes(self) -> int | None:
+        if self.memory_limit is None:
+            return None
+        if self.memory_limit == "auto":
+            available = available_memory()
+            return None if available is None else int(0.8 * available / self._n_workers())
+        return int(self.memory_limit * 2**20)
 
     def _n_workers(self) -> int:
         return (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs

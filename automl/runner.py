@@ -31,6 +31,8 @@ class EvaluationRunner:
         The seed of every pipeline, so that a score depends on (seed, pipeline) only.
     clock : callable
         Seconds; ``finished_at`` of a trial is measured from ``start`` on it.
+    memory_limit : int or None
+        Bytes each evaluation and refit may allocate; beyond, it ends as ``memout``.
     """
 
     def __init__(
@@ -43,8 +45,10 @@ class EvaluationRunner:
         random_state: int,
         clock: Callable[[], float],
         start: float,
+        memory_limit: int | None = None,
     ):
         self.pool, self.grammar, self.metric = pool, grammar, metric
+        self.memory_limit = memory_limit
         self.folds = data.folds
         self._data = pool.share(data)
         self._random_state = random_state
@@ -70,6 +74,7 @@ class EvaluationRunner:
             self.metric,
             proposal.fidelity,
             time_limit=time_limit,
+            memory_limit=self.memory_limit,
         )
         self._proposals[task] = proposal
 
@@ -106,7 +111,11 @@ class EvaluationRunner:
                 limit = time_limit()
                 if limit > 0:
                     task = self.pool.submit(
-                        fit_on_all_rows, self._data, self.build(pipeline), time_limit=limit
+                        fit_on_all_rows,
+                        self._data,
+                        self.build(pipeline),
+                        time_limit=limit,
+                        memory_limit=self.memory_limit,
                     )
                     running[task] = index
             if not running:

@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import queue
+import resource
 import select
 import shutil
 import signal
@@ -45,6 +46,8 @@ PRELOAD = ("automl.evaluation", "automl.components", "sklearn.ensemble", "lightg
 _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 _POLL_SECONDS = 0.02
 _LOG_TAIL_CHARS = 2000
+#: What running out of memory looks like, from Python, C++ and the C library.
+_OUT_OF_MEMORY = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory")
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,11 @@ class _ForkServer:
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def run(self, directory: Path, inbox: queue.Queue) -> int:
+    def run(self, directory: Path, inbox: queue.Queue, memory_limit: int | None) -> int:
         """Fork a child for the task in ``directory``; its events go to ``inbox``."""
         task_id = next(self._ids)
         self._inboxes[task_id] = inbox
-        self._send({"op": "run", "id": task_id, "dir": str(directory)})
+        self._send({"op": "run", "id": task_id, "dir": str(directory), "memory": memory_limit})
         return task_id
 
     def kill(self, task_id: int) -> None:
@@ -182,14 +185,19 @@ class WorkerPool:
             self._server.load(path)
         return Shared(path)
 
-    def submit(self, fn, *args, time_limit: float) -> int:
-        """Start ``fn(*args)`` in a child; returns the task id that its :class:`Outcome` carries."""
+    def submit(self, fn, *args, time_limit: float, memory_limit: int | None = None) -> int:
+        """Start ``fn(*args)`` in a child; returns the task id that its :class:`Outcome` carries.
+
+        ``memory_limit`` caps, in bytes, the memory the child may allocate
+        (``RLIMIT_DATA``: its heap and private mappings, not the shared data it
+        reads nor the libraries' code); past it the task ends as ``memout``.
+        """
         server = self._attach()
         directory = Path(tempfile.mkdtemp(prefix="task-", dir=self._directory))
         with open(directory / "task.pkl", "wb") as file:
             # cloudpickle: functions and classes of the caller's __main__ travel by value.
             cloudpickle.dump((fn, args), file, protocol=pickle.HIGHEST_PROTOCOL)
-        task_id = server.run(directory, self._inbox)
+        task_id = server.run(directory, self._inbox, memory_limit)
         self._tasks[task_id] = _Task(task_id, directory, time_limit, time.monotonic())
         return task_id
 
@@ -258,7 +266,8 @@ class WorkerPool:
                 else task.killed_for
             )
             return self._finish(task, task.killed_for, reason)
-        return self._finish(task, "crashed", _crash_reason(status, task.directory / "log.txt"))
+        reason = _crash_reason(status, task.directory / "log.txt")
+        return self._finish(task, "memout" if _out_of_memory(reason) else "crashed", reason)
 
     def _finish(self, task: _Task, status: str, error: str = "", value: Any = None) -> Outcome:
         del self._tasks[task.task_id]
@@ -281,12 +290,31 @@ class WorkerPool:
                 self._server.kill(task.task_id)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations now (Linux), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:  # not yet in its own group, or gone
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def _out_of_memory(message: str) -> bool:
+    return any(sign in message for sign in _OUT_OF_MEMORY)
 
 
 def _crash_reason(status: int, log: Path) -> str:
@@ -341,7 +369,7 @@ def _obey(command: dict, children: dict[int, int]) -> bool:
     elif command["op"] == "run":
         pid = os.fork()
         if pid == 0:
-            _child(Path(command["dir"]))
+            _child(Path(command["dir"]), command.get("memory"))
         _own_group(pid)
         children[pid] = command["id"]
         _emit({"op": "started", "id": command["id"], "pid": pid})
@@ -372,10 +400,12 @@ def _emit(message: dict) -> None:
     os.write(1, (json.dumps(message) + "\n").encode())
 
 
-def _child(directory: Path) -> None:
+def _child(directory: Path, memory_limit: int | None) -> None:
     """Run one task in a forked child and leave its result in ``directory``; never returns."""
     try:
         os.setpgid(0, 0)
+        if memory_limit is not None:
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
         log = os.open(directory / "log.txt", os.O_WRONLY | os.O_CREAT, 0o644)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -397,7 +427,8 @@ def _run(task_path: Path) -> tuple[str, Any]:
             return "ok", fn(*args)
     except Exception as error:  # the task's failure is its result, reported in full
         lines = traceback.format_exception(error)
-        return "failed", f"{type(error).__name__}: {error}\n{''.join(lines[-6:])}"
+        message = f"{type(error).__name__}: {error}\n{''.join(lines[-6:])}"
+        return ("memout" if _out_of_memory(message) else "failed"), message
 
 
 def _resolve(shared: Shared) -> Any:

@@ -120,6 +120,9 @@ def test_a_class_with_one_member_is_kept_with_a_warning():
         ({"n_jobs": 0}, "n_jobs must be a positive integer or -1"),
         ({"cv": 1}, "cv must be an integer of at least 2"),
         ({"search": "genetic"}, "Unknown search 'genetic'"),
+        ({"memory_limit": 0}, "memory_limit must be a number greater than 0"),
+        ({"memory_limit": "lots"}, "memory_limit must be a number greater than 0"),
+        ({"ensemble_size": 0}, "ensemble_size must be an integer greater than 0"),
     ],
 )
 def test_wrong_parameters_are_reported_by_fit(params, message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -31,6 +33,17 @@ class SleepyClassifier(ClassifierMixin, BaseEstimator):
         return self
 
 
+class HungryClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.memory_ = np.ones(2**31 // 8)  # 2 GB: far past the limit of the tests
+        return self
+
+
+class SegfaultingClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
 class BrokenClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         raise ValueError("broken on purpose")
@@ -53,7 +66,7 @@ def _grammar_with(*extra: Component, only_extra: bool = False) -> tuple[Grammar,
     return grammar, Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
 
 
-def _search(grammar, dataset, seeds, *, max_evals, eval_time_limit=30.0, n_jobs=1):
+def _search(grammar, dataset, seeds, *, max_evals, eval_time_limit=30.0, n_jobs=1, memory=None):
     metric = get_metric("roc_auc", 2)
     history = History(metric)
     start = time.monotonic()
@@ -61,8 +74,9 @@ def _search(grammar, dataset, seeds, *, max_evals, eval_time_limit=30.0, n_jobs=
     searcher = RandomSearch(grammar, metric, seeds=seeds, random_state=0)
     with WorkerPool() as pool:
         runner = EvaluationRunner(
-            pool, dataset, grammar, metric, random_state=0, clock=time.monotonic, start=start
-        )
+            pool, dataset, grammar, metric, random_state=0, clock=time.monotonic, start=start,
+            memory_limit=memory,
+        )  # fmt: skip
         run_search(searcher, runner, history, budget=budget, n_jobs=n_jobs, clock=time.monotonic)
         try:
             best, model = refit_best(runner, history, lambda: budget.time_left(time.monotonic()))
@@ -98,6 +112,23 @@ def test_a_runaway_pipeline_is_stopped_and_the_search_goes_on():
         expected = "timeout" if trial.pipeline.classifier.name == "sleepy" else "ok"
         assert trial.status == expected, trial.error
     assert best.ok and model.predict(dataset.X).shape == (120,)
+
+
+def test_a_pipeline_that_crashes_or_runs_out_of_memory_is_recorded_and_the_search_goes_on():
+    hungry = Component("hungry", "classifier", lambda params, profile: HungryClassifier())
+    crashing = Component("crashing", "classifier", lambda params, profile: SegfaultingClassifier())
+    grammar, dataset = _grammar_with(hungry, crashing)
+    names = ["hungry", "logistic_regression", "crashing", "gaussian_nb"]
+    seeds = [grammar.default_pipeline(name) for name in names]
+    history, (best, model) = _search(grammar, dataset, seeds, max_evals=4, memory=2**30)
+    status = {t.pipeline.classifier.name: t.status for t in history.trials}
+    assert status == {"hungry": "memout", "crashing": "crashed", "logistic_regression": "ok",
+                      "gaussian_nb": "ok"}  # fmt: skip
+    assert "SIGSEGV" in next(t.error for t in history.trials if t.status == "crashed")
+    assert best.ok and model.predict(dataset.X).shape == (120,)
+    assert history.failures() and all(
+        reason.startswith(("memout", "crashed")) for reason in history.failures()
+    )
 
 
 def test_two_workers_evaluate_the_same_trials_as_one():

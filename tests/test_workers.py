@@ -104,3 +104,20 @@ def test_closing_the_pool_kills_tasks_whose_start_it_has_not_seen(tmp_path):
         # Leaving at once: the pool has not yet read that the task started.
     time.sleep(3)
     assert not marker.exists()
+
+
+def allocate(data, megabytes):
+    return len(bytearray(megabytes * 2**20))
+
+
+def test_a_task_past_its_memory_limit_ends_as_memout_and_the_others_go_on():
+    with WorkerPool() as pool:
+        data = pool.share({"values": np.arange(10)})
+        hungry = pool.submit(allocate, data, 2000, time_limit=30, memory_limit=600 * 2**20)
+        modest = pool.submit(allocate, data, 100, time_limit=30, memory_limit=600 * 2**20)
+        unlimited = pool.submit(allocate, data, 700, time_limit=30)
+        outcomes = _run_all(pool)
+    assert outcomes[hungry].status == "memout"
+    assert "MemoryError" in outcomes[hungry].error
+    assert outcomes[modest].status == "ok" and outcomes[modest].value == 100 * 2**20
+    assert outcomes[unlimited].status == "ok"
