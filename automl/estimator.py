@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
+import threading
 import time
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -172,16 +176,17 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             history = History(metric)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
             seeds = self._seeds(data, grammar)
-            run_search(
-                self._searcher(grammar, metric, folds, seeds, seed),
-                runner,
-                history,
-                budget=budget,
-                n_jobs=self._n_workers(),
-                clock=clock,
-                ensemble_size=self.ensemble_size,
-                on_trial=progress if self.verbose else lambda history: None,
-            )
+            with _interruptible(runner, history):
+                run_search(
+                    self._searcher(grammar, metric, folds, seeds, seed),
+                    runner,
+                    history,
+                    budget=budget,
+                    n_jobs=self._n_workers(),
+                    clock=clock,
+                    ensemble_size=self.ensemble_size,
+                    on_trial=progress if self.verbose else lambda history: None,
+                )
             if self.verbose:
                 progress.close(history)
             members = self._refit(
@@ -378,6 +383,38 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+@contextlib.contextmanager
+def _interruptible(runner: EvaluationRunner, history: History):
+    """Ctrl-C or SIGTERM end the search, not the fit: the best pipeline so far is kept.
+
+    The running evaluations are stopped; ``fit`` then goes on to the ensemble and
+    refit as after a normal end (a second interrupt aborts it). With nothing
+    evaluated yet, the interrupt propagates.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        runner.cancel()
+        if history.best() is None:
+            raise
+        warnings.warn(
+            f"Interrupted after {len(history)} evaluations: keeping the best so far.",
+            UserWarning,
+            stacklevel=4,
+        )
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def _trial_record(trial) -> dict:

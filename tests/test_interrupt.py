@@ -1,0 +1,70 @@
+"""Ctrl-C or SIGTERM during fit: the best model so far comes back, no process is left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, warnings
+    from sklearn.datasets import make_classification
+    from automl import AutoClassifier
+    X, y = make_classification(400, 10, random_state=0)
+    print("fitting", flush=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = AutoClassifier(time_budget=300, random_state=0).fit(X, y)
+    print("evaluations", len(model.history_), flush=True)
+    print("accuracy", model.score(X, y), flush=True)
+    print("warned", any("Interrupted" in str(w.message) for w in caught), flush=True)
+    """
+)
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose environment carries ``marker``: the run and all it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="finds processes through /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_fit_returns_the_best_so_far_and_leaves_no_process(signum):
+    marker = f"AUTOML_TEST_RUN={uuid.uuid4().hex}"
+    key, value = marker.split("=")
+    env = {**os.environ, "PYTHONPATH": str(REPO), key: value}
+    run = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    )  # fmt: skip
+    assert run.stdout.readline().strip() == "fitting"
+    time.sleep(12)  # long enough for a few evaluations, far from the 300 s budget
+    started = time.monotonic()
+    run.send_signal(signum)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err[-2000:]
+    assert time.monotonic() - started < 30
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert int(lines["evaluations"]) >= 1
+    assert float(lines["accuracy"]) > 0.7
+    assert lines["warned"] == "True"
+    time.sleep(1)  # the fork server notices that its parent is gone within a poll
+    assert _processes_with(marker) == []
