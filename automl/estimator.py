@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from automl.budget import Budget
+from automl.checkpoint import Journal, fingerprint
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
 from automl.ensemble import select_ensemble, voting_ensemble
@@ -33,6 +34,7 @@ from automl.refit import refit_best, refit_ensemble
 from automl.report import write_report
 from automl.runner import EvaluationRunner
 from automl.search import SEARCHERS
+from automl.search.base import TimeBlind
 from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
 from automl.warmstart import warm_start_pipelines
@@ -81,6 +83,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     search : str
         The search strategy: ``"hybrid"`` (evolution whose children a surrogate
         model picks), ``"evolution"``, ``"bayes"`` or ``"random"``.
+    checkpoint : str, path or None
+        A directory where every finished evaluation is journaled as it ends. A
+        ``fit`` on the same data with the same settings (``metric``, ``cv``,
+        ``search``, ``random_state``, ``warm_start``) reads it back and does not run
+        those evaluations again: a killed or interrupted search resumes where it
+        stopped. Needs an integer ``random_state``.
     warm_start : bool or KnowledgeBase
         True: the search starts from pipelines that did well on similar reference
         datasets (by meta-features, from the knowledge base shipped in
@@ -138,6 +146,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         memory_limit: float | str | None = "auto",
         cv: int = 5,
         search: str = "hybrid",
+        checkpoint: str | os.PathLike | None = None,
         warm_start: bool | KnowledgeBase = True,
         ensemble_size: int = 20,
         verbose: int = 0,
@@ -151,6 +160,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.memory_limit = memory_limit
         self.cv = cv
         self.search = search
+        self.checkpoint = checkpoint
         self.warm_start = warm_start
         self.ensemble_size = ensemble_size
         self.verbose = verbose
@@ -172,8 +182,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             runner = EvaluationRunner(
                 pool, dataset, grammar, metric, random_state=seed, clock=clock, start=start,
                 memory_limit=self._memory_limit_bytes(),
+                journal=self._journal(X, y, seed, metric),
             )  # fmt: skip
-            history = History(metric)
+            history = History(metric, prefer_faster=self._time_aware)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
             seeds = self._seeds(data, grammar)
             with _interruptible(runner, history):
@@ -241,9 +252,16 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
 
     def _searcher(self, grammar, metric, folds, seeds, seed: int) -> SuccessiveHalving:
         """The chosen strategy, opening with the seeds, behind successive halving."""
-        strategy = SEARCHERS[self.search]
-        searcher = strategy(grammar, metric, seeds=seeds, random_state=seed)
+        searcher = SEARCHERS[self.search](grammar, metric, seeds=seeds, random_state=seed)
+        if not self._time_aware:
+            searcher = TimeBlind(searcher)
         return SuccessiveHalving(searcher, metric, fidelity_levels(folds))
+
+    @property
+    def _time_aware(self) -> bool:
+        """Only under a time budget do measured times steer the search: a count budget
+        with a seed then gives the same search on every run."""
+        return self.time_budget is not None
 
     def predict(self, X) -> np.ndarray:
         """Class labels for the rows of ``X``."""
@@ -356,6 +374,11 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"warm_start must be True, False or a KnowledgeBase; got {self.warm_start!r}."
             )
+        if self.checkpoint is not None and not isinstance(self.random_state, Integral):
+            raise ValueError(
+                "checkpoint needs an integer random_state: a search can only be resumed "
+                f"if it makes the same choices again; got random_state={self.random_state!r}."
+            )
         if self.search not in SEARCHERS:
             raise ValueError(f"Unknown search {self.search!r}; choose one of {list(SEARCHERS)}.")
 
@@ -365,6 +388,18 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         if self.time_budget is None:
             return math.inf
         return max(_EVAL_FLOOR, _EVAL_SHARE * self.time_budget)
+
+    def _journal(self, X, y, seed: int, metric) -> Journal | None:
+        if self.checkpoint is None:
+            return None
+        settings = {
+            "metric": metric.name,
+            "cv": self.cv,
+            "search": self.search,
+            "random_state": seed,
+            "warm_start": self.warm_start if isinstance(self.warm_start, bool) else "custom",
+        }
+        return Journal(self.checkpoint, fingerprint(X, y, settings), metric)
 
     def _memory_limit_bytes(self) -> int | None:
         if self.memory_limit is None:

@@ -13,7 +13,7 @@ from automl.evaluation import FULL, Fidelity
 from automl.grammar import PipelineSpec
 from automl.metrics import Metric
 
-STATUSES = ("ok", "failed", "timeout", "crashed")
+STATUSES = ("ok", "failed", "timeout", "memout", "crashed", "cancelled")
 #: Out-of-fold predictions are kept for this many of the best trials only: on large
 #: data each is rows x classes numbers, and only the best feed an ensemble.
 KEEP_PREDICTIONS = 50
@@ -71,10 +71,15 @@ class Trial:
 
 
 class History:
-    """All trials of a search, in the order they finished."""
+    """All trials of a search, in the order they finished.
 
-    def __init__(self, metric: Metric):
+    Equal scores rank the faster trial first, or with ``prefer_faster=False`` the
+    earlier one (times vary between runs; the order of trials need not).
+    """
+
+    def __init__(self, metric: Metric, *, prefer_faster: bool = True):
         self.metric = metric
+        self.prefer_faster = prefer_faster
         self.trials: list[Trial] = []
 
     def __len__(self) -> int:
@@ -99,7 +104,10 @@ class History:
         top = max((t.fidelity.cost for t in successful), default=1.0)
         return sorted(
             (t for t in successful if t.fidelity.cost == top),
-            key=lambda t: (-self.metric.objective(t.score), t.fit_time),
+            key=lambda t: (
+                -self.metric.objective(t.score),
+                t.fit_time if self.prefer_faster else t.number,
+            ),
         )
 
     def best(self) -> Trial | None:

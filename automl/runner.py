@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from automl.checkpoint import Journal
 from automl.evaluation import FULL, Dataset, FoldScores, cross_validate, fit_on_all_rows
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
@@ -33,6 +35,9 @@ class EvaluationRunner:
         Seconds; ``finished_at`` of a trial is measured from ``start`` on it.
     memory_limit : int or None
         Bytes each evaluation and refit may allocate; beyond, it ends as ``memout``.
+    journal : Journal or None
+        Evaluations it holds are served from it instead of being run; new ones are
+        added to it as they finish.
     """
 
     def __init__(
@@ -46,9 +51,12 @@ class EvaluationRunner:
         clock: Callable[[], float],
         start: float,
         memory_limit: int | None = None,
+        journal: Journal | None = None,
     ):
         self.pool, self.grammar, self.metric = pool, grammar, metric
         self.memory_limit = memory_limit
+        self.journal = journal
+        self._replayed: list[Trial] = []
         self.folds = data.folds
         self._data = pool.share(data)
         self._random_state = random_state
@@ -58,7 +66,7 @@ class EvaluationRunner:
 
     @property
     def n_running(self) -> int:
-        return len(self._proposals)
+        return len(self._proposals) + len(self._replayed)
 
     def build(self, pipeline: PipelineSpec):
         """The unfitted scikit-learn pipeline of ``pipeline``, seeded."""
@@ -66,6 +74,16 @@ class EvaluationRunner:
 
     def submit(self, proposal: Proposal, time_limit: float) -> None:
         """Start cross-validating ``proposal``; its trial comes out of :meth:`wait`."""
+        done = self.journal.lookup(proposal.pipeline, proposal.fidelity) if self.journal else None
+        if done is not None:
+            self._n_trials += 1
+            finished_at = self._clock() - self._start
+            self._replayed.append(
+                dataclasses.replace(
+                    done, number=self._n_trials, origin=proposal.origin, finished_at=finished_at
+                )
+            )
+            return
         estimator = self.build(proposal.pipeline)
         task = self.pool.submit(
             cross_validate,
@@ -80,15 +98,20 @@ class EvaluationRunner:
 
     def wait(self, timeout: float) -> list[Trial]:
         """Trials of the evaluations that finish within ``timeout`` seconds."""
-        return [
-            self._trial(outcome)
-            for outcome in self.pool.wait(timeout)
-            if outcome.task_id in self._proposals
-        ]
+        replayed, self._replayed = self._replayed, []
+        if replayed and not self._proposals:
+            return replayed
+        outcomes = self.pool.wait(0.0 if replayed else timeout)
+        trials = [self._trial(o) for o in outcomes if o.task_id in self._proposals]
+        if self.journal is not None:
+            for trial in trials:
+                if trial.status != "cancelled":  # stopped by the end of the search: not a result
+                    self.journal.record(trial)
+        return replayed + trials
 
     def cancel(self) -> None:
-        """Stop every running evaluation; they end as ``timeout`` trials."""
-        self.pool.cancel("timeout")
+        """Stop every running evaluation; they end as ``cancelled`` trials."""
+        self.pool.cancel("cancelled")
 
     def refit(self, pipeline: PipelineSpec, time_limit: float) -> Outcome:
         """Fit ``pipeline`` on all rows in a child process; the fitted model is the value."""

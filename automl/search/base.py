@@ -7,6 +7,7 @@ that runs the evaluations knowing which it is.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -27,6 +28,23 @@ class Searcher(Protocol):
 
     def tell(self, trial: Trial) -> None:
         """The outcome of a pipeline this searcher proposed."""
+
+
+class TimeBlind:
+    """Hides measured times from a searcher, so that its proposals depend on scores only.
+
+    Searchers weigh fit times (to prefer cheaper pipelines); times vary from run to
+    run, so under an evaluation-count budget this makes a seeded search repeat exactly.
+    """
+
+    def __init__(self, searcher: Searcher):
+        self.searcher = searcher
+
+    def ask(self) -> Proposal | None:
+        return self.searcher.ask()
+
+    def tell(self, trial: Trial) -> None:
+        self.searcher.tell(dataclasses.replace(trial, fit_time=1.0, duration=1.0))
 
 
 class Novelty:

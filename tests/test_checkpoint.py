@@ -1,0 +1,95 @@
+"""Checkpoints: a search killed midway resumes from its journal without redoing anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from automl import AutoClassifier
+from automl.checkpoint import JOURNAL
+from tests.helpers import REPO, mixed_frame
+
+
+def _fit(checkpoint, max_evals, **params):
+    X, y = mixed_frame(300)
+    model = AutoClassifier(time_budget=None, max_evals=max_evals, random_state=0,
+                           search="random", checkpoint=checkpoint, **params)  # fmt: skip
+    return model.fit(X, y)
+
+
+def test_a_resumed_search_serves_the_journal_and_ends_like_an_uninterrupted_one(tmp_path):
+    whole = _fit(None, 12)
+    first = _fit(tmp_path, 7)
+    lines = (tmp_path / JOURNAL).read_text().splitlines()
+    assert len(lines) == 1 + 7  # the header, then one line an evaluation
+    # A kill mid-write leaves a torn last line: it is ignored and that evaluation redone.
+    with open(tmp_path / JOURNAL, "a") as journal:
+        journal.write('{"pipeline": {"format": 1, "classif')
+    start = time.monotonic()
+    resumed = _fit(tmp_path, 12)
+    assert time.monotonic() - start < 0.8 * whole.fit_time_ + 5  # the first 7 were not rerun
+    keys = [t.pipeline.key + str(t.fidelity) for t in resumed.history_.trials]
+    assert keys == [t.pipeline.key + str(t.fidelity) for t in whole.history_.trials]
+    assert [t.score for t in resumed.history_.trials] == [t.score for t in whole.history_.trials]
+    assert first.history_.trials[0].score == resumed.history_.trials[0].score
+    X, _ = mixed_frame(300)
+    np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))
+    records = []
+    for line in (tmp_path / JOURNAL).read_text().splitlines()[1:]:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the torn line stays; readers skip it
+    assert len(records) == 12
+
+
+def test_other_data_or_settings_are_refused(tmp_path):
+    _fit(tmp_path, 2)
+    with pytest.raises(ValueError, match="belongs to another search"):
+        _fit(tmp_path, 2, metric="accuracy")
+    X, y = mixed_frame(300, seed=5)
+    model = AutoClassifier(time_budget=None, max_evals=2, random_state=0, search="random",
+                           checkpoint=tmp_path)  # fmt: skip
+    with pytest.raises(ValueError, match="belongs to another search"):
+        model.fit(X, y)
+
+
+def test_a_checkpoint_needs_a_fixed_seed(tmp_path):
+    X, y = mixed_frame(100)
+    with pytest.raises(ValueError, match="checkpoint needs an integer random_state"):
+        AutoClassifier(max_evals=2, checkpoint=tmp_path).fit(X, y)
+
+
+def test_a_killed_process_resumes(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        from automl import AutoClassifier
+        from tests.helpers import mixed_frame
+        X, y = mixed_frame(300)
+        AutoClassifier(time_budget=None, max_evals=40, random_state=0, search="random",
+                       checkpoint={str(tmp_path)!r}).fit(X, y)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO)
+    journal = tmp_path / JOURNAL
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not journal.exists() or len(journal.read_text().splitlines()) < 5
+    ):
+        time.sleep(0.2)
+    run.send_signal(signal.SIGKILL)  # no chance to clean up: as a power cut would be
+    run.wait()
+    done = len(journal.read_text().splitlines()) - 1
+    assert done >= 4
+    resumed = _fit(tmp_path, done)  # as many as were journaled: all come from the journal
+    assert resumed.fit_time_ < 10
+    assert len(resumed.history_) == done
