@@ -200,9 +200,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 )
             if self.verbose:
                 progress.close(history)
-            members = self._refit(
-                runner, history, data, metric, lambda: budget.time_left(clock()) + budget.grace
-            )
+            members = self._refit(runner, history, data, metric, budget, clock)
 
         self.classes_ = data.classes
         self.n_features_in_ = data.X.shape[1]
@@ -224,14 +222,22 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.fit_time_ = clock() - start
         return self
 
-    def _refit(self, runner, history, data, metric, time_left) -> list[tuple]:
-        """``(trial, fitted pipeline, weight)`` of the final model's members."""
+    def _refit(self, runner, history, data, metric, budget, clock) -> list[tuple]:
+        """``(trial, fitted pipeline, weight)`` of the final model's members.
+
+        An ensemble is refitted only within the time budget; a single pipeline may
+        also take the small overrun the budget allows, rather than there be no model.
+        """
         chosen = select_ensemble(history.ranked(), data.y_codes, metric, self.ensemble_size)
         if len(chosen) > 1:
-            members = refit_ensemble(runner, chosen, time_left, n_jobs=self._n_workers())
+            members = refit_ensemble(
+                runner, chosen, lambda: budget.time_left(clock()), n_jobs=self._n_workers()
+            )
             if members:
                 return members
-        best, pipeline = refit_best(runner, history, time_left)
+        best, pipeline = refit_best(
+            runner, history, lambda: budget.time_left(clock()) + budget.grace
+        )
         return [(best, pipeline, 1.0)]
 
     def _seeds(self, data, grammar) -> list[PipelineSpec]:
