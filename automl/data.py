@@ -149,6 +149,12 @@ def _as_table(X) -> pd.DataFrame | np.ndarray:
             )
         if np.iscomplexobj(X):
             raise ValueError("Complex data not supported: pass real-valued features.")
+    elif X.columns.has_duplicates:
+        duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+        raise ValueError(
+            f"X has duplicate column names {duplicated}: each column must have its own "
+            "name. Rename or drop the copies, e.g. X = X.loc[:, ~X.columns.duplicated()]."
+        )
     if X.shape[0] == 0:
         raise ValueError("Found array with 0 sample(s): X has no rows.")
     if X.shape[1] == 0:
