@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV or TSV file with the same feature columns")
     predict.add_argument("--proba", action="store_true", help="also write class probabilities")
     predict.add_argument("--out", help="CSV file to write (default: standard output)")
+    predict.add_argument(
+        "--trust",
+        action="store_true",
+        help="load a pickle that has no automl manifest (it runs code when loaded: only "
+        "for files you made or trust)",
+    )
     predict.set_defaults(run=_predict)
 
     info = commands.add_parser("info", help="describe a model without loading it")
@@ -211,10 +217,12 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    model, manifest = load_model(args.model)
-    names = manifest["features"]["numeric"] + manifest["features"]["categorical"]
+    model, manifest = load_model(args.model, trust=args.trust)
+    features = manifest.get("features", {"numeric": [], "categorical": []})
+    names = features["numeric"] + features["categorical"]
     X = read_table(args.data)
-    X = check_prediction_data(X, names if all(isinstance(n, str) for n in names) else None)
+    by_name = names and all(isinstance(n, str) for n in names)
+    X = check_prediction_data(X, names if by_name else None)
     result = pd.DataFrame({"prediction": model.predict(X)})
     if args.proba:
         proba = model.predict_proba(X)

@@ -117,7 +117,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not where.exists():
         raise FileNotFoundError(
             f"{where} is missing: {path} was not exported by automl, or its manifest was "
-            "not copied along. Without it the file cannot be checked before it is loaded."
+            "not copied along. Without it the file cannot be checked before it is loaded; "
+            "load it anyway only if you trust it (automl predict --trust, or "
+            "load_model(path, trust=True))."
         )
     manifest = json.loads(where.read_text())
     if manifest.get("format") != FORMAT:
@@ -125,13 +127,17 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+def load_model(path: str | os.PathLike, *, trust: bool = False) -> tuple[Any, dict[str, Any]]:
     """Load a model exported by :func:`save_model`, after checking it.
 
-    Refuses a pickle whose sha256 differs from its manifest's (nothing is
-    unpickled then) and warns when the installed library versions differ from
-    those the model was made with.
+    Refuses a pickle without our manifest beside it, or whose sha256 differs from
+    its manifest's (nothing is unpickled then), and warns when the installed library
+    versions differ from those the model was made with. ``trust=True`` loads a
+    pickle without a manifest: only for files you made or trust, as loading a
+    pickle runs whatever code its author put in it.
     """
+    if trust and not manifest_path(path).exists():
+        return pickle.loads(Path(path).read_bytes()), {}
     manifest = read_manifest(path)
     payload = Path(path).read_bytes()
     digest = hashlib.sha256(payload).hexdigest()
@@ -139,7 +145,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         raise ValueError(
             f"{path} does not match its manifest (sha256 {digest[:12]}... instead of "
             f"{manifest['sha256'][:12]}...): the file was changed after export. "
-            "It was not loaded."
+            "It was not loaded (even with trust: its manifest describes another file)."
         )
     drift = version_drift(manifest)
     if drift:

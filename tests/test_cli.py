@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -101,3 +102,36 @@ def test_export_writes_python_source_that_rebuilds_the_model(fitted):
     assert "def build_model():" in source and "import automl" not in source
     missing = automl("export", "nowhere.pkl", "--python", "x.py", cwd=folder)
     assert missing.returncode == 2 and "nowhere.pkl" in missing.stderr
+
+
+class Hostile:
+    """A pickle that runs a command when it is loaded, as an attacker's would."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_predict_refuses_unchecked_pickles_and_nothing_in_them_runs(fitted, tmp_path):
+    folder, _ = fitted
+    data = str(REPO / "examples" / "churn.csv")
+    marker = tmp_path / "owned"
+    hostile = pickle.dumps(Hostile(marker))
+    (tmp_path / "bare.pkl").write_bytes(hostile)  # no manifest at all
+    (tmp_path / "swapped.pkl").write_bytes(hostile)  # a genuine manifest, another payload
+    shutil.copy(folder / "churn.pkl.json", tmp_path / "swapped.pkl.json")
+    for name, message in [("bare.pkl", "--trust"), ("swapped.pkl", "does not match")]:
+        result = automl("predict", name, data, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr
+        info = automl("info", name, cwd=tmp_path)  # reads the manifest, never the pickle
+        assert info.returncode == (2 if name == "bare.pkl" else 0)
+    swapped_trusted = automl("predict", "swapped.pkl", data, "--trust", cwd=tmp_path)
+    assert swapped_trusted.returncode == 2  # its manifest describes another file
+    assert not marker.exists()
+    # What --trust is for: a pickle of your own that has lost its manifest.
+    shutil.copy(folder / "churn.pkl", tmp_path / "own.pkl")
+    trusted = automl("predict", "own.pkl", data, "--trust", cwd=tmp_path)
+    assert trusted.returncode == 0, trusted.stderr
+    assert trusted.stdout.startswith("prediction")
