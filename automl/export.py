@@ -25,6 +25,30 @@ from typing import Any
 from automl.source import python_source
 
 FORMAT = "automl-model"
+#: The types beyond skops' defaults that automl's pipelines are made of: the only
+#: ones a .skops model may hold (tests sample pipelines to keep this complete).
+SKOPS_TYPES = (
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "numpy.dtype",
+    "numpy.mean",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.feature_selection._univariate_selection.f_classif",
+    "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils._bunch.Bunch",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+)
 FORMAT_VERSION = 1
 #: The libraries whose versions must match for a pickle to load and predict the same.
 LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "numpy", "scipy", "pandas")
@@ -49,11 +73,16 @@ def library_versions() -> dict[str, str | None]:
 
 
 def save_model(model: Any, path: str | os.PathLike, description: dict[str, Any]) -> Path:
-    """Pickle ``model`` to ``path`` and write its manifest; returns the manifest's path.
+    """Write ``model`` to ``path`` and its manifest beside it; returns the manifest's path.
 
-    ``description`` (classes, features, scores, ...) is stored in the manifest as given.
+    A path ending in ``.skops`` gets the skops format (see :func:`load_model`),
+    any other a pickle. ``description`` (classes, features, scores, ...) is stored
+    in the manifest as given.
     """
-    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    if _is_skops(path):
+        payload = _skops().dumps(model)
+    else:
+        payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -135,9 +164,13 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> tuple[Any, di
     versions differ from those the model was made with. ``trust=True`` loads a
     pickle without a manifest: only for files you made or trust, as loading a
     pickle runs whatever code its author put in it.
+
+    A ``.skops`` file is never unpickled: skops rebuilds only the types on
+    :data:`SKOPS_TYPES` (those automl's pipelines are made of) and a file that
+    holds any other is refused, whatever ``trust`` says.
     """
     if trust and not manifest_path(path).exists():
-        return pickle.loads(Path(path).read_bytes()), {}
+        return _deserialise(path, Path(path).read_bytes()), {}
     manifest = read_manifest(path)
     payload = Path(path).read_bytes()
     digest = hashlib.sha256(payload).hexdigest()
@@ -155,7 +188,35 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> tuple[Any, di
             UserWarning,
             stacklevel=2,
         )
-    return pickle.loads(payload), manifest
+    return _deserialise(path, payload), manifest
+
+
+def _deserialise(path: str | os.PathLike, payload: bytes) -> Any:
+    if not _is_skops(path):
+        return pickle.loads(payload)
+    skops = _skops()
+    untrusted = skops.get_untrusted_types(data=payload)
+    unknown = sorted(set(untrusted) - set(SKOPS_TYPES))
+    if unknown:
+        raise ValueError(
+            f"{path} holds types that automl's pipelines are not made of: {unknown}. "
+            "It was not loaded. Load it with skops.io.load only if you trust its author."
+        )
+    return skops.loads(payload, trusted=untrusted)
+
+
+def _is_skops(path: str | os.PathLike) -> bool:
+    return os.fspath(path).endswith(".skops")
+
+
+def _skops():
+    try:
+        import skops.io  # optional: only .skops files need it
+    except ImportError as error:
+        raise ImportError(
+            "The .skops format needs the skops package: pip install 'automl[skops]'."
+        ) from error
+    return skops.io
 
 
 def version_drift(manifest: dict[str, Any]) -> str:

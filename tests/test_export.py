@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 
 import numpy as np
 import pytest
+import skops.io
 
 from automl import AutoClassifier, load_model
-from automl.export import manifest_path, read_manifest
+from automl.components import default_grammar
+from automl.data import check_training_data
+from automl.ensemble import voting_ensemble
+from automl.export import SKOPS_TYPES, manifest_path, read_manifest
 from tests.helpers import mixed_frame
 
 
@@ -88,3 +94,29 @@ def test_a_pickle_without_manifest_is_not_loaded(tmp_path):
     (tmp_path / "model.pkl").write_bytes(b"not checked")
     with pytest.raises(FileNotFoundError, match="was not exported by automl"):
         load_model(tmp_path / "model.pkl")
+
+
+def test_the_skops_allowlist_covers_every_kind_of_pipeline():
+    X, y = mixed_frame(150)
+    grammar = default_grammar(check_training_data(X, y).profile)
+    rng = np.random.default_rng(0)
+    specs = [grammar.default_pipeline(n) for n in grammar.options("classifier")]
+    specs += [grammar.sample(rng) for _ in range(40)]
+    fitted = [(grammar.build(spec, random_state=0).fit(X, y), 1.0) for spec in specs]
+    for model in [m for m, _ in fitted] + [voting_ensemble(fitted[:4], X, y)]:
+        assert set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) <= set(SKOPS_TYPES)
+
+
+def test_a_skops_export_loads_without_unpickling_and_refuses_foreign_types(exported, tmp_path):
+    model, _, X = exported
+    model.export(tmp_path / "model.skops")
+    loaded, manifest = load_model(tmp_path / "model.skops")
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    assert manifest["classes"] == ["churn", "stay"]
+    # A file that holds something else is refused, and is never handed to pickle.
+    (tmp_path / "foreign.skops").write_bytes(skops.io.dumps({"payload": Fraction(1, 3)}))
+    with pytest.raises(ValueError, match=r"not made of.*fractions\.Fraction"):
+        load_model(tmp_path / "foreign.skops", trust=True)
+    (tmp_path / "pickled.skops").write_bytes(pickle.dumps(model.model_))
+    with pytest.raises(Exception, match=r"(?i)zip"):
+        load_model(tmp_path / "pickled.skops", trust=True)
