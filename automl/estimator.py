@@ -236,7 +236,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             if members:
                 return members
         best, pipeline = refit_best(
-            runner, history, lambda: budget.time_left(clock()) + budget.grace
+            runner,
+            history,
+            lambda: budget.time_left(clock()) + budget.grace,
+            stand_in=lambda model: _with_labels(model, data),
         )
         return [(best, pipeline, 1.0)]
 
@@ -424,6 +427,17 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _with_labels(fold_model, data):
+    """A fold model (it predicts class codes) as a model of the labels, if it knows them all.
+
+    The one-member soft vote is plain scikit-learn: its label encoder maps the codes
+    back, so the exported pickle stays loadable without automl.
+    """
+    if len(fold_model.classes_) != data.profile.n_classes:
+        return None
+    return voting_ensemble([(fold_model, 1.0)], data.X, data.y)
 
 
 @contextlib.contextmanager

@@ -109,6 +109,8 @@ class FoldScores:
     oof_proba: np.ndarray
     fit_time: float
     predict_time: float
+    #: The fitted fold models, when asked for (they predict class codes).
+    models: tuple = ()
 
 
 def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0) -> Folds:
@@ -169,18 +171,20 @@ def take_rows(X, rows: np.ndarray):
 
 
 def cross_validate(
-    data: Dataset, pipeline, metric: Metric, fidelity: Fidelity = FULL
+    data: Dataset, pipeline, metric: Metric, fidelity: Fidelity = FULL, *, keep_models: bool = False
 ) -> FoldScores:
     """Fit ``pipeline`` on each fold's training rows and score its validation rows.
 
     A lower ``fidelity`` uses the first folds only, and fits on a stratified share of
     each fold's training rows (the same subsample for every pipeline).
+    ``keep_models`` returns the fitted fold models too: on large data they can stand
+    in for a refit on all rows that would not fit in the time left.
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
     proba_sum = np.zeros((len(y_codes), data.n_classes))
     n_validated = np.zeros(len(y_codes))
-    scores, fit_time, predict_time = [], 0.0, 0.0
+    scores, models, fit_time, predict_time = [], [], 0.0, 0.0
     n_folds = fidelity.n_folds(len(data.folds))
     for train, valid in zip(data.folds.train[:n_folds], data.folds.valid[:n_folds], strict=True):
         train = subsample(train, y_codes, fidelity.rows)
@@ -194,19 +198,26 @@ def cross_validate(
         proba_sum[valid] += proba
         n_validated[valid] += 1
         scores.append(metric(y_codes[valid], proba))
+        if keep_models:
+            models.append(model)
     with np.errstate(invalid="ignore"):
         oof = (proba_sum / n_validated[:, None]).astype(np.float32)
-    return FoldScores(tuple(scores), oof, fit_time, predict_time)
+    return FoldScores(tuple(scores), oof, fit_time, predict_time, tuple(models))
 
 
 def subsample(rows: np.ndarray, y_codes: np.ndarray, fraction: float) -> np.ndarray:
-    """A stratified ``fraction`` of ``rows``, always the same one for the same inputs."""
+    """A stratified ``fraction`` of ``rows``, always the same one for the same inputs.
+
+    Every class of ``rows`` keeps at least one row, so that a model fitted on the
+    subsample knows every class.
+    """
     if fraction >= 1.0:
         return rows
-    n_classes = len(np.unique(y_codes[rows]))
-    n_keep = min(len(rows), max(n_classes, round(fraction * len(rows))))
+    classes, first = np.unique(y_codes[rows], return_index=True)
+    n_keep = min(len(rows), max(len(classes), round(fraction * len(rows))))
     picked = resample(rows, n_samples=n_keep, replace=False, stratify=y_codes[rows], random_state=0)
-    return np.sort(picked)
+    missing = ~np.isin(classes, y_codes[picked])
+    return np.union1d(picked, rows[first[missing]])
 
 
 def fit_on_all_rows(data: Dataset, pipeline):

@@ -17,6 +17,8 @@ STATUSES = ("ok", "failed", "timeout", "memout", "crashed", "cancelled")
 #: Out-of-fold predictions are kept for this many of the best trials only: on large
 #: data each is rows x classes numbers, and only the best feed an ensemble.
 KEEP_PREDICTIONS = 50
+#: Trials whose fold models are kept (large data), best first: stand-ins for a refit.
+KEEP_MODELS = 3
 _LEADERBOARD_COLUMNS = (
     "rank",
     "pipeline",
@@ -64,6 +66,8 @@ class Trial:
     error: str = ""
     oof_proba: np.ndarray | None = None
     fidelity: Fidelity = FULL
+    #: Fitted fold models (large data only), predicting class codes.
+    models: tuple = ()
 
     @property
     def ok(self) -> bool:
@@ -89,6 +93,14 @@ class History:
         self.trials.append(trial)
         if trial.oof_proba is not None:
             self._forget_predictions_beyond()
+        if trial.models:
+            self._forget_models_beyond()
+
+    def _forget_models_beyond(self) -> None:
+        kept = {id(t) for t in self.ranked()[:KEEP_MODELS]}
+        for index, trial in enumerate(self.trials):
+            if trial.models and id(trial) not in kept:
+                self.trials[index] = dataclasses.replace(trial, models=())
 
     def _forget_predictions_beyond(self) -> None:
         kept = [t for t in self.ranked() if t.oof_proba is not None]

@@ -16,14 +16,20 @@ _MAX_ATTEMPTS = 3
 
 
 def refit_best(
-    runner: EvaluationRunner, history: History, time_left: Callable[[], float]
+    runner: EvaluationRunner,
+    history: History,
+    time_left: Callable[[], float],
+    stand_in: Callable[[object], object | None] = lambda model: None,
 ) -> tuple[Trial, object]:
     """Refit the best trial whose expected refit time fits in ``time_left()``.
 
     ``time_left`` includes whatever overrun the budget allows for this last step.
 
-    When none is expected to fit, the fastest one is refitted anyway, with a
-    warning: a model a little late beats no model.
+    When none is expected to fit, the best trial that kept its fold model (large
+    data) is used as it is, through ``stand_in`` (which makes it the model users get,
+    or returns None if it cannot be); failing that, the fastest one is refitted
+    anyway. Either way with a warning: a model a little worse, or a little late,
+    beats no model.
 
     Raises
     ------
@@ -36,6 +42,18 @@ def refit_best(
     fitting = [t for t in ranked if refit_estimate(t, runner.folds) <= time_left()]
     forced = not fitting
     if forced:
+        for trial in (t for t in ranked if t.models):
+            model = stand_in(trial.models[0])
+            if model is not None:
+                warnings.warn(
+                    "Refitting on all rows would not fit in the time left: the model "
+                    f"fitted during the search ({trial.pipeline.describe()}, on "
+                    f"{_share_of_rows(trial, runner.folds):.0%} of the rows) is used instead. "
+                    "A larger time_budget leaves time for the refit.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                return trial, model
         fitting = [min(ranked, key=lambda t: refit_estimate(t, runner.folds))]
         warnings.warn(
             "No pipeline is expected to refit in the time left; refitting the fastest "
@@ -56,6 +74,10 @@ def refit_best(
         reason = (outcome.error or "no reason").splitlines()[0]
         errors.append(f"{trial.pipeline.describe()}: {outcome.status}: {reason}")
     raise RuntimeError("Refitting the best pipelines on all rows failed:\n" + "\n".join(errors))
+
+
+def _share_of_rows(trial: Trial, folds) -> float:
+    return folds.train_fraction * trial.fidelity.rows
 
 
 def _all_failed_message(history: History) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -85,8 +86,10 @@ class EvaluationRunner:
             )
             return
         estimator = self.build(proposal.pipeline)
+        # On large data (one holdout split) the fold model may stand in for a refit.
+        evaluate = functools.partial(cross_validate, keep_models=len(self.folds) == 1)
         task = self.pool.submit(
-            cross_validate,
+            evaluate,
             self._data,
             estimator,
             self.metric,
@@ -174,5 +177,6 @@ class EvaluationRunner:
             fit_time=scores.fit_time,
             # Only full evaluations may feed an ensemble: cheaper ones would leak memory.
             oof_proba=scores.oof_proba if proposal.fidelity == FULL else None,
+            models=scores.models,
             **common,
         )

@@ -19,6 +19,7 @@ from automl.evaluation import (
     Fidelity,
     cross_validate,
     make_folds,
+    subsample,
 )
 from automl.metrics import METRICS
 
@@ -133,3 +134,11 @@ def test_a_lower_fidelity_fits_fewer_rows_on_fewer_folds_and_validates_all_of_th
         assert seen < set(train) and len(seen) == round(len(train) / 3)
     validated = ~np.isnan(result.oof_proba[:, 0])
     assert set(np.flatnonzero(validated)) == set(np.concatenate(data.folds.valid[:2]))
+
+
+def test_a_subsample_keeps_every_class():
+    y = np.array([0] * 5000 + [1] * 3 + [2])
+    rows = np.arange(len(y))
+    picked = subsample(rows, y, 1 / 9)
+    assert set(y[picked]) == {0, 1, 2}
+    assert abs(len(picked) - len(y) / 9) <= 3

@@ -9,10 +9,12 @@ import time
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
 
 from automl.budget import Budget
-from automl.components import COMPONENTS
+from automl.components import COMPONENTS, default_grammar
 from automl.data import check_training_data
+from automl.ensemble import voting_ensemble
 from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar
 from automl.history import History, Trial
@@ -173,3 +175,27 @@ def test_the_history_keeps_predictions_of_the_best_trials_only(monkeypatch):
         history.add(Trial(number, spec, "test", "ok", score=score, oof_proba=np.zeros((3, 2))))
     kept = sorted(t.score for t in history.trials if t.oof_proba is not None)
     assert kept == [0.8, 0.9]
+
+
+def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
+    X, y = make_classification(12_000, 8, n_informative=5, random_state=0)
+    labels = np.where(y == 1, "yes", "no")
+    data = check_training_data(X, labels)
+    folds = make_folds(data.y_codes, random_state=0)
+    assert len(folds) == 1  # one holdout split: the fold model saw most rows
+    grammar = default_grammar(data.profile)
+    dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+    seeds = [grammar.default_pipeline(name) for name in ("logistic_regression", "gaussian_nb")]
+    history, _ = _search(grammar, dataset, seeds, max_evals=2)
+    assert all(len(t.models) == 1 for t in history.trials)
+    with WorkerPool() as pool:
+        runner = EvaluationRunner(pool, dataset, grammar, get_metric("roc_auc", 2),
+                                  random_state=0, clock=time.monotonic, start=0.0)  # fmt: skip
+        with pytest.warns(UserWarning, match="is used instead"):
+            best, model = refit_best(
+                runner, history, lambda: 0.0,
+                stand_in=lambda fold_model: voting_ensemble([(fold_model, 1.0)], X, labels),
+            )  # fmt: skip
+    assert best is history.best()
+    assert set(model.predict(X[:50])) <= {"yes", "no"}
+    assert (model.predict(X) == labels).mean() > 0.8

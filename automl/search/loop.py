@@ -51,7 +51,7 @@ def run_search(
     extra_refits = ENSEMBLE_EXTRA_REFITS if ensemble_size > 1 else 0
 
     def search_end() -> float:
-        return _search_end(history, runner.folds, budget, extra_refits / n_jobs)
+        return _search_end(history, runner.folds, budget, extra_refits / n_jobs, clock())
 
     while True:
         stop_at = search_end()
@@ -74,10 +74,15 @@ def run_search(
             exhausted = True
 
 
-def _search_end(history: History, folds: Folds, budget: Budget, extra_refits: float) -> float:
+def _search_end(
+    history: History, folds: Folds, budget: Budget, extra_refits: float, now: float
+) -> float:
     if not math.isfinite(budget.end):
         return math.inf
     best = history.best()
     refit = refit_estimate(best, folds) if best is not None else 0.0
+    if best is not None and best.models and refit > budget.end - now:
+        # Too late to refit it anyway: its fold model will stand in, so search on.
+        refit = 0.0
     extra = min(extra_refits * refit, ENSEMBLE_MAX_SHARE * budget.time_budget)
     return budget.end - OVERHEAD_SECONDS - refit - extra
