@@ -144,7 +144,11 @@ def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dic
     X, y = load_reference(datasets_dir, name)
     data = check_training_data(X, y)
     budget = search_budget(len(y)) * scale
-    model = AutoClassifier(time_budget=budget, n_jobs=n_jobs, random_state=0, warm_start=False)
+    # Cold (the knowledge base must not feed itself) and without an ensemble (only the
+    # search's best pipelines are kept: refitting more would only take search time).
+    model = AutoClassifier(
+        time_budget=budget, n_jobs=n_jobs, random_state=0, warm_start=False, ensemble_size=1
+    )
     model.fit(X, y)
     best = _distinct_best(model.history_, TOP_PIPELINES)
     return {
