@@ -6,10 +6,14 @@ import ctypes
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
+from sklearn.datasets import make_classification
 
-from automl.workers import WorkerPool
+from automl import AutoClassifier
+from automl.workers import WorkerPool, _ForkServer
 
 
 def total(data, offset):
@@ -121,3 +125,22 @@ def test_a_task_past_its_memory_limit_ends_as_memout_and_the_others_go_on():
     assert "MemoryError" in outcomes[hungry].error
     assert outcomes[modest].status == "ok" and outcomes[modest].value == 100 * 2**20
     assert outcomes[unlimited].status == "ok"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children that have ended (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU times in /proc")
+def test_one_job_keeps_to_one_core_even_with_multithreaded_libraries():
+    X, y = make_classification(4000, 30, random_state=0)
+    settings = {"time_budget": 20, "n_jobs": 1, "random_state": 0, "warm_start": False}
+    with WorkerPool():
+        server = _ForkServer.get()._process.pid  # its children's times accrue to it
+        before, start = _cpu_seconds(server), time.monotonic()
+        AutoClassifier(**settings).fit(X, y)
+        wall = time.monotonic() - start
+    time.sleep(1)  # the last children are reaped within a poll
+    assert _cpu_seconds(server) - before <= 1.2 * wall
