@@ -3,11 +3,11 @@
 ``AutoClassifier(checkpoint="dir")`` keeps ``dir/journal.jsonl``: a header line that
 identifies the data and the settings, then one line per finished evaluation, each
 appended and flushed to disk as it ends (a torn last line, from a kill, is ignored).
-The out-of-fold predictions of the best full evaluations, which an ensemble needs,
-sit beside it as ``.npy`` files. A new ``fit`` with the same data and settings reads
-the journal and serves every evaluation it holds from there instead of running it
-again; with the same seed and ``n_jobs=1`` the search then retraces its steps and goes
-on where it stopped.
+The out-of-fold predictions and the fold models of the best evaluations, which the
+ensemble is made of, sit beside it (``.npy`` and ``.models.pkl`` files). A new ``fit``
+with the same data and settings reads the journal and serves every evaluation it
+holds from there instead of running it again; with the same seed and ``n_jobs=1``
+the search then retraces its steps and goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from automl.evaluation import Fidelity
 from automl.grammar import PipelineSpec
-from automl.history import KEEP_PREDICTIONS, Trial
+from automl.history import KEEP_MODELS, KEEP_PREDICTIONS, Trial
 from automl.metrics import Metric
 
 JOURNAL = "journal.jsonl"
@@ -64,12 +64,15 @@ class Journal:
         return self._trials.get((pipeline.key, fidelity))
 
     def record(self, trial: Trial) -> None:
-        """Append ``trial``; keep its out-of-fold predictions if it is among the best."""
+        """Append ``trial``; keep its predictions and fold models if it is among the best."""
         if trial.oof_proba is not None:
             np.save(self._predictions(trial.pipeline.key), trial.oof_proba)
+        if trial.models:
+            joblib.dump(trial.models, self._models(trial.pipeline.key, trial.fidelity))
         self._append(_to_record(trial))
         self._trials[(trial.pipeline.key, trial.fidelity)] = trial
         self._forget_predictions_beyond()
+        self._forget_models_beyond()
 
     def _read(self, identity: str) -> None:
         text = self.path.read_text()
@@ -87,6 +90,9 @@ class Journal:
             except json.JSONDecodeError:  # the torn end of a killed run
                 continue
             trial = _from_record(record, self._predictions(record["pipeline_key"]))
+            models = self._models(trial.pipeline.key, trial.fidelity)
+            if models.exists():
+                trial = dataclasses.replace(trial, models=joblib.load(models))
             self._trials[(trial.pipeline.key, trial.fidelity)] = trial
         if not text.endswith("\n"):  # a torn last line: the next record starts afresh
             with open(self.path, "a") as file:
@@ -101,6 +107,20 @@ class Journal:
             self._predictions(trial.pipeline.key).unlink(missing_ok=True)
             key = (trial.pipeline.key, trial.fidelity)
             self._trials[key] = _without_predictions(trial)
+
+    def _forget_models_beyond(self) -> None:
+        kept = sorted(
+            (t for t in self._trials.values() if t.models),
+            key=lambda t: -self.metric.objective(t.score),
+        )
+        for trial in kept[KEEP_MODELS:]:
+            self._models(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)
+            key = (trial.pipeline.key, trial.fidelity)
+            self._trials[key] = dataclasses.replace(trial, models=())
+
+    def _models(self, key: str, fidelity: Fidelity) -> Path:
+        # Written and read by automl only, in the user's own checkpoint directory.
+        return self.directory / f"{key}-{fidelity.rows:g}-{fidelity.folds:.3g}.models.pkl"
 
     def _predictions(self, key: str) -> Path:
         return self.directory / f"{key}.npy"

@@ -68,6 +68,19 @@ def _validated_rows(candidates: Sequence[Trial], n_rows: int) -> np.ndarray:
     return rows
 
 
+def bagged_ensemble(
+    members: Sequence[tuple[Trial, float]], X, y, n_classes: int
+) -> VotingClassifier | None:
+    """The soft vote of every member's fold models, each weighted by its member's weight
+    over its number of folds: no refit, and the variance of each model averaged away
+    (bagging, as AutoGluon does). None unless every fold model knows every class."""
+    models = [(model, weight / len(trial.models)) for trial, weight in members
+              for model in trial.models]  # fmt: skip
+    if not models or any(len(model.classes_) != n_classes for model, _ in models):
+        return None
+    return voting_ensemble(models, X, y)
+
+
 def voting_ensemble(members: Sequence[tuple[object, float]], X, y) -> VotingClassifier:
     """A fitted soft vote over fitted ``members`` (model, weight); ``X, y`` as in their fit."""
     estimators = [(f"member_{i}", FrozenEstimator(model)) for i, (model, _) in enumerate(members)]

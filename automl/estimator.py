@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import VotingClassifier
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from automl.budget import Budget
 from automl.checkpoint import Journal, fingerprint
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
-from automl.ensemble import select_ensemble, voting_ensemble
+from automl.ensemble import bagged_ensemble, select_ensemble, voting_ensemble
 from automl.evaluation import Dataset, make_folds
 from automl.export import model_source, save_model
 from automl.grammar import PipelineSpec
@@ -195,12 +196,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                     budget=budget,
                     n_jobs=self._n_workers(),
                     clock=clock,
-                    ensemble_size=self.ensemble_size,
+                    # Bagging needs no refits; the ensemble of a holdout split does.
+                    ensemble_size=self.ensemble_size if len(folds) == 1 else 1,
                     on_trial=progress if self.verbose else lambda history: None,
                 )
             if self.verbose:
                 progress.close(history)
-            members = self._refit(runner, history, data, metric, budget, clock)
+            final = self._final_model(runner, history, data, metric, budget, clock)
 
         self.classes_ = data.classes
         self.n_features_in_ = data.X.shape[1]
@@ -210,38 +212,50 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.metric_ = metric.name
         self.cv_ = folds.description
         self.history_ = history
-        best, self.best_pipeline_, _ = max(members, key=lambda m: metric.objective(m[0].score))
+        self.model_, self.ensemble_, best, self.best_pipeline_ = final
         self.best_pipeline_spec_ = best.pipeline
         self.best_score_ = best.score
-        self.ensemble_ = [(trial.pipeline, weight) for trial, _, weight in members]
-        self.model_ = (
-            self.best_pipeline_
-            if len(members) == 1
-            else voting_ensemble([(model, weight) for _, model, weight in members], X, y)
-        )
+        self.seed_ = seed
         self.fit_time_ = clock() - start
         return self
 
-    def _refit(self, runner, history, data, metric, budget, clock) -> list[tuple]:
-        """``(trial, fitted pipeline, weight)`` of the final model's members.
+    def _final_model(self, runner, history, data, metric, budget, clock) -> tuple:
+        """``(model_, ensemble_, best trial, best_pipeline_)``.
 
-        An ensemble is refitted only within the time budget; a single pipeline may
-        also take the small overrun the budget allows, rather than there be no model.
+        With k-fold cross-validation the ensemble's members are bagged: their fold
+        models vote, and only the best pipeline is refitted (for ``best_pipeline_``).
+        On large data (one holdout split) the members are refitted on all rows, within
+        the time budget only; a single pipeline may also take the small overrun the
+        budget allows, rather than there be no model.
         """
-        chosen = select_ensemble(history.ranked(), data.y_codes, metric, self.ensemble_size)
-        if len(chosen) > 1:
-            members = refit_ensemble(
-                runner, chosen, lambda: budget.time_left(clock()), n_jobs=self._n_workers()
-            )
+
+        def time_left() -> float:
+            return budget.time_left(clock())
+
+        bagging = len(runner.folds) > 1
+        candidates = [t for t in history.ranked() if t.models or not bagging]
+        chosen = select_ensemble(candidates, data.y_codes, metric, self.ensemble_size)
+        model = bagging and bagged_ensemble(chosen, data.X, data.y, data.profile.n_classes)
+        refitted = {}
+        if not model and len(chosen) > 1:
+            members = refit_ensemble(runner, chosen, time_left, n_jobs=self._n_workers())
             if members:
-                return members
-        best, pipeline = refit_best(
-            runner,
-            history,
-            lambda: budget.time_left(clock()) + budget.grace,
-            stand_in=lambda model: _with_labels(model, data),
-        )
-        return [(best, pipeline, 1.0)]
+                chosen = [(trial, weight) for trial, _, weight in members]
+                refitted = {id(trial): fitted for trial, fitted, _ in members}
+                model = voting_ensemble([(m, w) for _, m, w in members], data.X, data.y)
+        best = history.best()
+        if id(best) in refitted:
+            pipeline = refitted[id(best)]
+        else:
+            best, pipeline = refit_best(
+                runner,
+                history,
+                lambda: time_left() + budget.grace,
+                stand_in=lambda fold_model: _with_labels(fold_model, data),
+            )
+        if not model:
+            return pipeline, [(best.pipeline, 1.0)], best, pipeline
+        return model, [(trial.pipeline, weight) for trial, weight in chosen], best, pipeline
 
     def _seeds(self, data, grammar) -> list[PipelineSpec]:
         """Warm-start pipelines, then the defaults of the classifiers they leave out."""
@@ -304,9 +318,24 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         model = self.model_ if ensemble else self.best_pipeline_
         description = self._description(ensemble=ensemble)
         if os.fspath(path).endswith(".py"):
-            Path(path).write_text(model_source(model, description, filename=Path(path).name))
+            source = model_source(self._unfitted(ensemble), description, filename=Path(path).name)
+            Path(path).write_text(source)
         else:
             save_model(model, path, description)
+
+    def _unfitted(self, ensemble: bool):
+        """The model as the grammar builds it, unfitted: what exported source refits.
+
+        An ensemble becomes a soft vote of its member pipelines, each refitted on all
+        rows (the fitted ensemble averages their fold models instead).
+        """
+        grammar = default_grammar(self.profile_)
+        members = self.ensemble_ if ensemble else [(self.best_pipeline_spec_, 1.0)]
+        pipelines = [grammar.build(spec, random_state=self.seed_) for spec, _ in members]
+        if len(pipelines) == 1:
+            return pipelines[0]
+        estimators = [(f"member_{i}", pipeline) for i, pipeline in enumerate(pipelines)]
+        return VotingClassifier(estimators, voting="soft", weights=[w for _, w in members])
 
     def report(self, path: str | os.PathLike) -> None:
         """Write an HTML page about the search and the model to ``path``.

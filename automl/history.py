@@ -17,8 +17,9 @@ STATUSES = ("ok", "failed", "timeout", "memout", "crashed", "cancelled")
 #: Out-of-fold predictions are kept for this many of the best trials only: on large
 #: data each is rows x classes numbers, and only the best feed an ensemble.
 KEEP_PREDICTIONS = 50
-#: Trials whose fold models are kept (large data), best first: stand-ins for a refit.
-KEEP_MODELS = 3
+#: Trials whose fold models are kept, best first: the members of a bagged ensemble,
+#: or stand-ins for a refit on large data.
+KEEP_MODELS = 10
 _LEADERBOARD_COLUMNS = (
     "rank",
     "pipeline",
@@ -66,7 +67,7 @@ class Trial:
     error: str = ""
     oof_proba: np.ndarray | None = None
     fidelity: Fidelity = FULL
-    #: Fitted fold models (large data only), predicting class codes.
+    #: Fitted fold models of the best trials, predicting class codes.
     models: tuple = ()
 
     @property

@@ -86,8 +86,10 @@ class EvaluationRunner:
             )
             return
         estimator = self.build(proposal.pipeline)
-        # On large data (one holdout split) the fold model may stand in for a refit.
-        evaluate = functools.partial(cross_validate, keep_models=len(self.folds) == 1)
+        # Fold models of full evaluations make bagged ensembles; on large data (one
+        # holdout split) the fold model may also stand in for a refit.
+        keep = proposal.fidelity == FULL or len(self.folds) == 1
+        evaluate = functools.partial(cross_validate, keep_models=keep)
         task = self.pool.submit(
             evaluate,
             self._data,

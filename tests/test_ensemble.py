@@ -78,16 +78,19 @@ def fitted():
     return model.fit(X, y), X
 
 
-def test_the_model_averages_its_members_by_weight(fitted):
+def test_the_model_bags_the_fold_models_of_its_members_by_weight(fitted):
     model, X = fitted
-    assert len(model.ensemble_) > 1
-    assert isinstance(model.model_, VotingClassifier)
+    n_folds = len(model.history_.best() and model.history_.best().fold_scores)  # 3 x 5-fold
+    assert isinstance(model.model_, VotingClassifier) and n_folds == 15
+    assert len(model.model_.estimators_) == n_folds * len(model.ensemble_)
+    expected = np.repeat([w / n_folds for _, w in model.ensemble_], n_folds)
+    np.testing.assert_allclose(model.model_.weights, expected)
     assert sum(w for _, w in model.ensemble_) == pytest.approx(1.0)
-    members = [frozen.estimator for frozen in model.model_.estimators_]
-    expected = sum(
-        w * m.predict_proba(X) for (_, w), m in zip(model.ensemble_, members, strict=True)
-    )
-    np.testing.assert_allclose(model.predict_proba(X), expected)
+    folds = [frozen.estimator for frozen in model.model_.estimators_]
+    bagged = sum(w * m.predict_proba(X) for w, m in zip(expected, folds, strict=True))
+    np.testing.assert_allclose(model.predict_proba(X), bagged)
+    # Averaged fold models are not the single pipeline refitted on all rows.
+    assert not np.allclose(model.predict_proba(X), model.best_pipeline_.predict_proba(X))
     board = model.leaderboard()
     assert board["weight"].sum() == pytest.approx(1.0)
     assert board.loc[board["rank"] == 1, "weight"].item() > 0

@@ -26,7 +26,9 @@ def test_a_mixed_frame_with_gaps_and_string_labels():
     assert set(model.predict(X)) <= {"churn", "stay"}
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_array_equal(model.predict(X), model.best_pipeline_.predict(X))
+    np.testing.assert_array_equal(model.predict(X), model.model_.predict(X))
+    # The bagged fold models and the refitted best pipeline mostly agree.
+    assert (model.predict(X) == model.best_pipeline_.predict(X)).mean() > 0.9
     assert model.score(X, y) > 0.75
     assert model.metric_ == "roc_auc" and 0.75 < model.best_score_ <= 1.0
     assert list(model.feature_names_in_) == list(X.columns)
