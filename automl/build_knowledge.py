@@ -150,6 +150,8 @@ def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dic
         time_budget=budget, n_jobs=n_jobs, random_state=0, warm_start=False, ensemble_size=1
     )
     model.fit(X, y)
+    if model.interrupted_:  # a cut-short search must not pass for a finished one
+        raise KeyboardInterrupt(f"the search on {name} was interrupted; it was not journaled")
     best = _distinct_best(model.history_, TOP_PIPELINES)
     return {
         "dataset": name,

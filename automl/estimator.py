@@ -119,6 +119,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         Its description in the pipeline grammar.
     best_score_ : float
         Its mean cross-validation score on ``metric_``.
+    interrupted_ : bool
+        Whether Ctrl-C or SIGTERM ended the search early.
     metric_ : str
         The metric used (``"auto"`` resolved).
     history_ : History
@@ -188,7 +190,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             history = History(metric, prefer_faster=self._time_aware)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
             seeds = self._seeds(data, grammar)
-            with _interruptible(runner, history):
+            with _interruptible(runner, history) as interruption:
                 run_search(
                     self._searcher(grammar, metric, folds, seeds, seed),
                     runner,
@@ -216,6 +218,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.best_pipeline_spec_ = best.pipeline
         self.best_score_ = best.score
         self.seed_ = seed
+        self.interrupted_ = interruption["happened"]
         self.fit_time_ = clock() - start
         return self
 
@@ -481,9 +484,11 @@ def _interruptible(runner: EvaluationRunner, history: History):
     previous = signal.getsignal(signal.SIGTERM) if in_main_thread else None
     if in_main_thread:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    interruption = {"happened": False}
     try:
-        yield
+        yield interruption
     except KeyboardInterrupt:
+        interruption["happened"] = True
         runner.cancel()
         if history.best() is None:
             raise

@@ -32,6 +32,7 @@ def test_a_mixed_frame_with_gaps_and_string_labels():
     assert model.score(X, y) > 0.75
     assert model.metric_ == "roc_auc" and 0.75 < model.best_score_ <= 1.0
     assert list(model.feature_names_in_) == list(X.columns)
+    assert model.interrupted_ is False
 
 
 def test_a_numpy_array_with_integer_labels_uses_log_loss_for_three_classes():

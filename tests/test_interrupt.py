@@ -28,6 +28,7 @@ SCRIPT = textwrap.dedent(
     print("evaluations", len(model.history_), flush=True)
     print("accuracy", model.score(X, y), flush=True)
     print("warned", any("Interrupted" in str(w.message) for w in caught), flush=True)
+    print("interrupted", model.interrupted_, flush=True)
     """
 )
 
@@ -65,6 +66,6 @@ def test_an_interrupted_fit_returns_the_best_so_far_and_leaves_no_process(signum
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert int(lines["evaluations"]) >= 1
     assert float(lines["accuracy"]) > 0.7
-    assert lines["warned"] == "True"
+    assert lines["warned"] == "True" and lines["interrupted"] == "True"
     time.sleep(1)  # the fork server notices that its parent is gone within a poll
     assert _processes_with(marker) == []
