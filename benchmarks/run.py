@@ -136,16 +136,14 @@ def _tree_memory(process) -> int:
     return total
 
 
-def load_dataset(name: str, data_dir: str) -> tuple[pd.DataFrame, np.ndarray]:
-    frame = pd.read_csv(Path(data_dir) / f"{name}.tsv.gz", sep="\t")
-    return frame.drop(columns="target"), frame["target"].to_numpy()
-
-
 def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
     """Fit ``system`` on the training part of ``name`` and score the test part."""
     from sklearn.model_selection import train_test_split
 
-    X, y = load_dataset(name, args.data_dir)
+    from automl.build_knowledge import load_reference
+
+    X, y = load_reference(args.data_dir, name)
+    y = y.to_numpy()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y if np.bincount(pd.factorize(y)[0]).min() >= 2 else None,
         random_state=args.seed,
