@@ -38,7 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as error:
+    except (
+        ValueError,
+        FileNotFoundError,
+        KeyError,
+        RuntimeError,
+        ConnectionError,
+        ImportError,
+    ) as error:
         message = error.args[0] if error.args else str(error)
         print(f"automl {args.command}: error: {message}", file=sys.stderr)
         return 2

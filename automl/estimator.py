@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from automl.budget import Budget
 from automl.checkpoint import Journal, fingerprint
+from automl.cluster import DaskPool
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
 from automl.ensemble import bagged_ensemble, select_ensemble, voting_ensemble
@@ -39,7 +40,7 @@ from automl.search.base import TimeBlind
 from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
 from automl.warmstart import warm_start_pipelines
-from automl.workers import WorkerPool, available_memory
+from automl.workers import WorkerPool
 
 #: Share of the time budget that one evaluation may take, and a floor in seconds.
 _EVAL_SHARE, _EVAL_FLOOR = 0.25, 5.0
@@ -64,7 +65,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         for more), ``"roc_auc"``, ``"log_loss"``, ``"accuracy"``,
         ``"balanced_accuracy"`` or ``"f1_macro"``.
     n_jobs : int
-        Evaluations run at once, one core each; -1 for every core.
+        Evaluations run at once, one core each; -1 for every core (with
+        ``scheduler``: every thread of the cluster's workers).
+    scheduler : str or None
+        Address of a Dask distributed scheduler (``"tcp://host:8786"``) whose
+        workers run the evaluations and refits, under the same limits and with the
+        same results as on this machine; None runs them here. Needs
+        ``pip install "automl[dask]"`` here and automl on every worker.
     random_state : int, RandomState instance or None
         Seeds the folds, the search and every model.
     max_evals : int or None
@@ -77,7 +84,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         Megabytes of memory that one evaluation (or refit) may allocate; one that
         needs more is stopped and recorded as ``memout``, and the search goes on.
         ``"auto"``: 80% of the memory available when ``fit`` starts, shared among
-        the ``n_jobs`` evaluations; None: no limit. (Linux enforces it as
+        the ``n_jobs`` evaluations (on a cluster: 80% of a worker's Dask memory
+        limit per thread); None: no limit. (Linux enforces it as
         ``RLIMIT_DATA``: the heap and private mappings, not the shared data.)
     cv : int
         Cross-validation folds; data with over 10,000 rows uses one holdout split.
@@ -143,6 +151,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         *,
         metric: str = "auto",
         n_jobs: int = 1,
+        scheduler: str | None = None,
         random_state=None,
         max_evals: int | None = None,
         eval_time_limit: float | None = None,
@@ -157,6 +166,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
+        self.scheduler = scheduler
         self.random_state = random_state
         self.max_evals = max_evals
         self.eval_time_limit = eval_time_limit
@@ -174,7 +184,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         start = clock()
         self._check_params()
         # The pool's fork server imports the libraries while the data is checked.
-        with WorkerPool() as pool:
+        with self._pool() as pool:
+            n_jobs = pool.n_cores if self.n_jobs == -1 else self.n_jobs
             data = check_training_data(X, y)
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             metric = get_metric(self.metric, data.profile.n_classes)
@@ -184,7 +195,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
             runner = EvaluationRunner(
                 pool, dataset, grammar, metric, random_state=seed, clock=clock, start=start,
-                memory_limit=self._memory_limit_bytes(),
+                memory_limit=self._memory_limit_bytes(pool, n_jobs),
                 journal=self._journal(X, y, seed, metric),
             )  # fmt: skip
             history = History(metric, prefer_faster=self._time_aware)
@@ -196,7 +207,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                     runner,
                     history,
                     budget=budget,
-                    n_jobs=self._n_workers(),
+                    n_jobs=n_jobs,
                     clock=clock,
                     # Bagging needs no refits; the ensemble of a holdout split does.
                     ensemble_size=self.ensemble_size if len(folds) == 1 else 1,
@@ -204,7 +215,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 )
             if self.verbose:
                 progress.close(history)
-            final = self._final_model(runner, history, data, metric, budget, clock)
+            final = self._final_model(runner, history, data, metric, budget, clock, n_jobs)
 
         self.classes_ = data.classes
         self.n_features_in_ = data.X.shape[1]
@@ -222,7 +233,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.fit_time_ = clock() - start
         return self
 
-    def _final_model(self, runner, history, data, metric, budget, clock) -> tuple:
+    def _final_model(self, runner, history, data, metric, budget, clock, n_jobs) -> tuple:
         """``(model_, ensemble_, best trial, best_pipeline_)``.
 
         With k-fold cross-validation the ensemble's members are bagged: their fold
@@ -241,7 +252,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         model = bagging and bagged_ensemble(chosen, data.X, data.y, data.profile.n_classes)
         refitted = {}
         if not model and len(chosen) > 1:
-            members = refit_ensemble(runner, chosen, time_left, n_jobs=self._n_workers())
+            members = refit_ensemble(runner, chosen, time_left, n_jobs=n_jobs)
             if members:
                 chosen = [(trial, weight) for trial, _, weight in members]
                 refitted = {id(trial): fitted for trial, fitted, _ in members}
@@ -409,6 +420,11 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"n_jobs must be a positive integer or -1 (every core); got {self.n_jobs!r}."
             )
+        if self.scheduler is not None and not (isinstance(self.scheduler, str) and self.scheduler):
+            raise ValueError(
+                "scheduler must be the address of a Dask scheduler, such as "
+                f"'tcp://10.0.0.5:8786', or None; got {self.scheduler!r}."
+            )
         if self.metric != "auto" and self.metric not in METRICS:
             raise ValueError(f"Unknown metric {self.metric!r}; choose one of {['auto', *METRICS]}.")
         if not isinstance(self.warm_start, (bool, np.bool_, KnowledgeBase)):
@@ -442,16 +458,15 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         }
         return Journal(self.checkpoint, fingerprint(X, y, settings), metric)
 
-    def _memory_limit_bytes(self) -> int | None:
+    def _pool(self) -> WorkerPool | DaskPool:
+        return WorkerPool() if self.scheduler is None else DaskPool(self.scheduler)
+
+    def _memory_limit_bytes(self, pool, n_jobs: int) -> int | None:
         if self.memory_limit is None:
             return None
         if self.memory_limit == "auto":
-            available = available_memory()
-            return None if available is None else int(0.8 * available / self._n_workers())
+            return pool.default_memory_limit(n_jobs)
         return int(self.memory_limit * 2**20)
-
-    def _n_workers(self) -> int:
-        return (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

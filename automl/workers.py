@@ -161,7 +161,8 @@ class WorkerPool:
             )
         self._directory = Path(tempfile.mkdtemp(prefix="automl-"))
         self._tasks: dict[int, _Task] = {}
-        self._shared: list[str] = []
+        self._shared: list[str] = []  # stored by this pool, removed with it
+        self._adopted: list[str] = []  # stored by someone else, left in place
         self._server: _ForkServer | None = None
         self._inbox: queue.Queue = queue.Queue()
         self._attach()  # start the server now: it imports while the caller prepares
@@ -176,6 +177,13 @@ class WorkerPool:
     def n_running(self) -> int:
         return len(self._tasks)
 
+    @property
+    def n_cores(self) -> int:
+        """Cores this process may run on: evaluations it runs at once with ``n_jobs=-1``."""
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
+
     def share(self, data: Any) -> Shared:
         """Store ``data`` once for all tasks; pass the returned reference as an argument."""
         path = str(self._directory / f"shared-{len(self._shared)}.joblib")
@@ -184,6 +192,23 @@ class WorkerPool:
         if self._server is not None:
             self._server.load(path)
         return Shared(path)
+
+    def adopt(self, path: str) -> Shared:
+        """Share data stored with ``joblib.dump`` at ``path`` by its owner, who removes it.
+
+        The fork server keeps it loaded after this pool closes, for the next pool
+        that adopts it, until :func:`forget` is called for it.
+        """
+        self._adopted.append(path)
+        if self._server is not None:
+            self._server.load(path)
+        return Shared(path)
+
+    def default_memory_limit(self, n_jobs: int) -> int | None:
+        """Bytes each of ``n_jobs`` evaluations at once may use: 80% of their share of
+        the memory available now, or None if unknown."""
+        available = available_memory()
+        return None if available is None else int(0.8 * available / n_jobs)
 
     def submit(self, fn, *args, time_limit: float, memory_limit: int | None = None) -> int:
         """Start ``fn(*args)`` in a child; returns the task id that its :class:`Outcome` carries.
@@ -231,7 +256,7 @@ class WorkerPool:
     def _attach(self) -> _ForkServer:
         server = _ForkServer.get()
         if server is not self._server:  # the first task, or the server was restarted
-            for path in self._shared:
+            for path in self._shared + self._adopted:
                 server.load(path)
             self._server = server
         return server
@@ -290,6 +315,19 @@ class WorkerPool:
                 self._server.kill(task.task_id)
 
 
+def start_fork_server() -> None:
+    """Start this process's fork server now, so that its first task need not wait for it."""
+    _ForkServer.get()
+
+
+def forget(path: str) -> None:
+    """Let this process's fork server drop the data at ``path`` (see :meth:`WorkerPool.adopt`)."""
+    with _ForkServer._lock:
+        server = _ForkServer._current
+    if server is not None and server.alive:
+        server.unload(path)
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to new allocations now (Linux), or None if unknown."""
     try:
@@ -339,27 +377,38 @@ def serve() -> None:
         __import__(module)
     parent = os.getppid()
     children: dict[int, int] = {}
+    try:
+        _serve(children, parent)
+    except BrokenPipeError:  # the parent died while we wrote to it
+        pass
+    finally:  # whyever we stop, no child outlives us
+        for pid in children:
+            _kill_group(pid)
+
+
+def _serve(children: dict[int, int], parent: int) -> None:
     pending = b""
     while True:
         readable, _, _ = select.select([0], [], [], _POLL_SECONDS)
         if readable:
             chunk = os.read(0, 1 << 16)
             if not chunk:
-                break
+                return
             *lines, pending = (pending + chunk).split(b"\n")
             if any(_obey(json.loads(line), children) for line in lines if line):
-                break
+                return
         _reap(children)
         if os.getppid() != parent:  # our parent died without telling us
-            break
-    for pid in children:
-        _kill_group(pid)
+            return
 
 
 def _obey(command: dict, children: dict[int, int]) -> bool:
     """Carry out one command; True means stop serving."""
     if command["op"] == "load":
-        _SHARED[command["path"]] = joblib.load(command["path"], mmap_mode="r")
+        if command["path"] not in _SHARED:  # adopted data stays loaded across pools
+            # Gone already (its owner finished): a task that needs it fails, not the server.
+            with contextlib.suppress(OSError):
+                _SHARED[command["path"]] = joblib.load(command["path"], mmap_mode="r")
     elif command["op"] == "unload":
         _SHARED.pop(command["path"], None)
     elif command["op"] == "kill":
