@@ -30,10 +30,13 @@ class Budget:
     def grace(self) -> float:
         """Seconds past the end that a last step may take.
 
-        ``fit`` promises to return within ``time_budget * 1.05 + 3``; this leaves one
-        of those seconds for what follows the last step.
+        ``fit`` promises to return within ``time_budget + max(5 s, 5%)``, and within
+        ``time_budget * 1.05 + 3`` s where that is less (budgets under 40 s); this
+        leaves one of those seconds for what follows the last step.
         """
-        return 0.0 if self.time_budget is None else 0.05 * self.time_budget + 2.0
+        if self.time_budget is None:
+            return 0.0
+        return min(0.05 * self.time_budget + 3, max(5.0, 0.05 * self.time_budget)) - 1.0
 
     def evals_left(self, n_done: int) -> float:
         return math.inf if self.max_evals is None else self.max_evals - n_done
