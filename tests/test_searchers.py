@@ -95,7 +95,7 @@ def test_each_part_alone_improves_on_its_first_proposals(name):
 def test_the_hybrid_uses_the_surrogate_once_it_has_data():
     origins = [t.origin for t in run("hybrid", 60)]
     assert origins[:3] == ["seed"] * 3
-    assert "hybrid" in origins and "evolution" in origins
+    assert "hybrid" in origins and "random" in origins
 
 
 def test_the_surrogate_ranks_unseen_pipelines_like_the_objective():
