@@ -107,16 +107,17 @@ def _fork_servers(client) -> dict[str, int]:
 
 def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] not in "ZX":
-                found.append(int(entry.name))
-    return found
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [child for child in pids if (stat := _stat(child)) and stat[1] == pid and _live(stat)]
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
 
 
 @pytest.mark.skipif(not os.path.exists("/proc"), reason="checks processes through /proc")
@@ -162,12 +163,12 @@ def test_workers_killed_midway_lose_only_their_evaluations(cluster):
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            state = file.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in "ZX"  # a zombie has ended; only its exit status is left
+    stat = _stat(pid)
+    return stat is not None and _live(stat)
+
+
+def _live(stat: tuple[str, int]) -> bool:
+    return stat[0] not in "ZX"  # a zombie has ended: only its exit status is left
 
 
 def test_the_command_line_fits_on_a_scheduler_and_says_how_to_start_one(cluster, tmp_path):
