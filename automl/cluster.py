@@ -193,16 +193,16 @@ class DaskPool:
         """The outcome of a finished future, or None if its task runs again."""
         task = self._futures.pop(future)
         reason = self._cancelled.pop(task.task_id, None)
-        if future.status == "finished":
-            outcome = future.result()
-            if outcome.status == _UNSTORED:
-                self._store_for(task, worker=outcome.error)
-                return self._again(task, f"its worker {outcome.error} lacked the data")
+        outcome = future.result() if future.status == "finished" else None
+        if outcome is not None and outcome.status != _UNSTORED:
             if reason is not None and outcome.status == "cancelled":
                 outcome = dataclasses.replace(outcome, status=reason)
             return dataclasses.replace(outcome, task_id=task.task_id)
-        if reason is not None:
+        if reason is not None:  # cancelled before it ran: not to be run again
             return Outcome(task.task_id, reason, error="cancelled on the cluster")
+        if outcome is not None:  # its worker lacked the data
+            self._store_for(task, worker=outcome.error)
+            return self._again(task, f"its worker {outcome.error} lacked the data")
         # Its worker died, or the connection broke: the cluster failed, not the pipeline.
         cause = future.exception() if future.status == "error" else future.status
         return self._again(task, f"the cluster lost it ({cause!r})")
