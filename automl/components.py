@@ -42,7 +42,7 @@ from sklearn.tree import DecisionTreeClassifier
 from xgboost import XGBClassifier
 
 from automl.data import DataProfile
-from automl.grammar import Component, Grammar
+from automl.grammar import NO_SCALING, Component, Grammar
 from automl.grammar import Hyperparameter as HP
 
 #: One-hot columns beyond this many categories are folded into "infrequent".
@@ -385,24 +385,39 @@ def _several_columns(profile: DataProfile) -> bool:
 #: The classifiers come first in the order their defaults are tried: cheap and
 #: strong before slow or weak.
 COMPONENTS: tuple[Component, ...] = (
-    Component("lightgbm", "classifier", _lightgbm, _lightgbm_space),
+    Component("lightgbm", "classifier", _lightgbm, _lightgbm_space, scale_invariant=True),
     Component(
         "logistic_regression", "classifier", _logistic_regression, _logistic_regression_space
     ),
-    Component("random_forest", "classifier", _random_forest, _forest_space(bootstrap=True)),
+    Component(
+        "random_forest",
+        "classifier",
+        _random_forest,
+        _forest_space(bootstrap=True),
+        scale_invariant=True,
+    ),
     Component(
         "hist_gradient_boosting",
         "classifier",
         _hist_gradient_boosting,
         _hist_gradient_boosting_space,
+        scale_invariant=True,
     ),
-    Component("extra_trees", "classifier", _extra_trees, _forest_space(bootstrap=False)),
-    Component("xgboost", "classifier", _xgboost, _xgboost_space),
+    Component(
+        "extra_trees",
+        "classifier",
+        _extra_trees,
+        _forest_space(bootstrap=False),
+        scale_invariant=True,
+    ),
+    Component("xgboost", "classifier", _xgboost, _xgboost_space, scale_invariant=True),
     Component("knn", "classifier", _knn, _knn_space),
     Component("gaussian_nb", "classifier", _gaussian_nb, _gaussian_nb_space),
     Component("sgd", "classifier", _sgd, _sgd_space),
     Component("mlp", "classifier", _mlp, _mlp_space),
-    Component("decision_tree", "classifier", _decision_tree, _decision_tree_space),
+    Component(
+        "decision_tree", "classifier", _decision_tree, _decision_tree_space, scale_invariant=True
+    ),
     Component("simple_imputer", "imputation", _imputer, _imputer_space, _has_numeric),
     Component("onehot", "encoding", _onehot, _onehot_space, _has_categorical),
     Component("ordinal", "encoding", _ordinal, applies=_has_categorical),
@@ -411,7 +426,7 @@ COMPONENTS: tuple[Component, ...] = (
         "by_cardinality", "encoding", _by_cardinality, _by_cardinality_space, _has_many_categories
     ),
     Component("standard", "scaling", _fixed(StandardScaler)),
-    Component("none", "scaling", _fixed(lambda: "passthrough")),
+    Component(NO_SCALING, "scaling", _fixed(lambda: "passthrough")),
     Component("robust", "scaling", _fixed(RobustScaler)),
     Component("minmax", "scaling", _fixed(MinMaxScaler)),
     Component("quantile", "scaling", _quantile, _quantile_space),

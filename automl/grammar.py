@@ -15,6 +15,7 @@ and :meth:`Grammar.validate` says why a pipeline from elsewhere is not.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -32,6 +33,8 @@ FORMAT_VERSION = 1
 SLOTS = ("imputation", "encoding", "scaling", "features", "classifier")
 OPTIONAL_SLOTS = ("imputation", "encoding")
 MAX_FEATURE_STEPS = 2
+#: The scaling component that leaves the columns as they are.
+NO_SCALING = "none"
 #: How often a sampled pipeline has 0, 1 or 2 feature steps.
 FEATURE_STEP_ODDS = (0.5, 0.35, 0.15)
 _SIGNIFICANT_DIGITS = 4
@@ -167,6 +170,9 @@ class Component:
     expands: bool = False
     #: Feature steps whose bounds refer to the encoded columns: only first.
     first_only: bool = False
+    #: Classifiers that a monotone rescaling of a column leaves unchanged (trees): the
+    #: scaling right before them does nothing, so one choice stands for all.
+    scale_invariant: bool = False
 
 
 @dataclass(frozen=True)
@@ -304,11 +310,13 @@ class Grammar:
 
     def default_pipeline(self, classifier: str) -> PipelineSpec:
         """Default preprocessing and ``classifier`` with its default hyperparameters."""
-        return PipelineSpec(
-            classifier=self.default_step("classifier", classifier),
-            scaling=self.default_step("scaling"),
-            imputation=self.default_step("imputation"),
-            encoding=self.default_step("encoding"),
+        return self.canonical(
+            PipelineSpec(
+                classifier=self.default_step("classifier", classifier),
+                scaling=self.default_step("scaling"),
+                imputation=self.default_step("imputation"),
+                encoding=self.default_step("encoding"),
+            )
         )
 
     def default_pipelines(self) -> list[PipelineSpec]:
@@ -351,11 +359,13 @@ class Grammar:
             slot: self.sample_step(slot, rng) if self._has(slot) else None
             for slot in OPTIONAL_SLOTS
         }
-        return PipelineSpec(
-            classifier=self.sample_step("classifier", rng),
-            scaling=self.sample_step("scaling", rng),
-            features=self.sample_features(rng),
-            **optional,
+        return self.canonical(
+            PipelineSpec(
+                classifier=self.sample_step("classifier", rng),
+                scaling=self.sample_step("scaling", rng),
+                features=self.sample_features(rng),
+                **optional,
+            )
         )
 
     def adapt(self, spec: PipelineSpec) -> PipelineSpec | None:
@@ -380,7 +390,25 @@ class Grammar:
                 for slot in ("scaling", *OPTIONAL_SLOTS)
             },
         )
-        return None if self.problems(adapted) else adapted
+        return None if self.problems(adapted) else self.canonical(adapted)
+
+    def canonical(self, spec: PipelineSpec) -> PipelineSpec:
+        """The one pipeline that stands for all those computing the same as ``spec``.
+
+        A scale-invariant classifier right after the scaling step (no feature step
+        between) predicts the same after any scaling (LightGBM and random forests up
+        to ties, changes the size of a new seed's): such pipelines differ only in
+        cost, so the search evaluates one, without scaling, instead of each.
+        """
+        component = self._components.get(spec.classifier.name)
+        if (
+            spec.features
+            or component is None
+            or not component.scale_invariant
+            or NO_SCALING not in self._options["scaling"]
+        ):
+            return spec
+        return dataclasses.replace(spec, scaling=self.default_step("scaling", NO_SCALING))
 
     def _adapt_step(self, slot: str, step: Step | None) -> Step | None:
         if step is None or step.name not in self._options[slot]:

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.datasets import load_breast_cancer
 
 from automl.components import COMPONENTS, default_grammar
 from automl.data import DataProfile, check_training_data
 from automl.grammar import (
+    NO_SCALING,
     Grammar,
     Hyperparameter,
     InvalidPipelineError,
@@ -67,11 +69,81 @@ def test_default_pipelines_cover_every_classifier_once():
 def test_sampled_pipelines_are_valid_and_round_trip_through_json(seed):
     spec = GRAMMAR.sample(np.random.default_rng(seed))
     assert GRAMMAR.problems(spec) == []
+    assert GRAMMAR.canonical(spec) == spec
     again = PipelineSpec.from_json(json.dumps(json.loads(spec.to_json())))
     assert again == spec and again.key == spec.key
     vector = GRAMMAR.encode(spec)
     assert vector.shape == (GRAMMAR.n_dims,)
     assert np.all((vector >= -1) & (vector <= 1))
+
+
+CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True, as_frame=True)
+CANCER = check_training_data(CANCER_X, CANCER_Y)
+CANCER_GRAMMAR = default_grammar(CANCER.profile)
+
+
+def _scaling_changes(classifier: str) -> tuple[float, float]:
+    """The largest and the mean change of predicted probabilities that any scaler makes."""
+    base = CANCER_GRAMMAR.default_pipeline(classifier)
+    unscaled = base.__dict__ | {"scaling": CANCER_GRAMMAR.default_step("scaling", NO_SCALING)}
+    expected = _cancer_proba(PipelineSpec(**unscaled))
+    changes = []
+    for name in CANCER_GRAMMAR.options("scaling"):
+        scaled = PipelineSpec(
+            **base.__dict__ | {"scaling": CANCER_GRAMMAR.default_step("scaling", name)}
+        )
+        changes.append(np.abs(_cancer_proba(scaled) - expected))
+    return max(c.max() for c in changes), max(c.mean() for c in changes)
+
+
+def _cancer_proba(spec: PipelineSpec) -> np.ndarray:
+    return (
+        CANCER_GRAMMAR.build(spec, random_state=0).fit(CANCER.X, CANCER.y).predict_proba(CANCER.X)
+    )
+
+
+@pytest.mark.parametrize(
+    "classifier", ["hist_gradient_boosting", "extra_trees", "xgboost", "decision_tree"]
+)
+def test_scaling_before_a_tree_changes_nothing_so_it_is_one_pipeline(classifier):
+    assert CANCER_GRAMMAR.component(classifier).scale_invariant
+    base = CANCER_GRAMMAR.default_pipeline(classifier)
+    assert base.scaling.name == NO_SCALING
+    for name in CANCER_GRAMMAR.options("scaling"):
+        scaled = PipelineSpec(
+            **base.__dict__ | {"scaling": CANCER_GRAMMAR.default_step("scaling", name)}
+        )
+        assert CANCER_GRAMMAR.canonical(scaled) == base
+    assert _scaling_changes(classifier)[0] < 1e-9
+
+
+@pytest.mark.parametrize("classifier", ["lightgbm", "random_forest"])
+def test_scaling_before_lightgbm_or_a_forest_changes_only_ties(classifier):
+    # LightGBM gives zero a bin of its own, and a forest breaks ties between equally
+    # good thresholds by float rounding: changes of the size a new seed makes.
+    assert CANCER_GRAMMAR.component(classifier).scale_invariant
+    largest, mean = _scaling_changes(classifier)
+    assert largest < 0.1 and mean < 0.005
+
+
+def test_scaling_before_neighbours_changes_them():
+    # The control: scaling does matter where distances do.
+    assert not CANCER_GRAMMAR.component("knn").scale_invariant
+    assert _scaling_changes("knn")[1] > 0.05
+
+
+def test_scaling_stays_where_it_matters():
+    rng = np.random.default_rng(0)
+    logistic = GRAMMAR.default_pipeline("logistic_regression")
+    assert logistic.scaling.name != NO_SCALING and GRAMMAR.canonical(logistic) == logistic
+    tree = GRAMMAR.default_pipeline("lightgbm")
+    scaled = PipelineSpec(
+        **{**tree.__dict__, "scaling": GRAMMAR.default_step("scaling", "standard")}
+    )
+    with_pca = PipelineSpec(
+        **{**scaled.__dict__, "features": (GRAMMAR.sample_step("features", rng, "pca"),)}
+    )
+    assert GRAMMAR.canonical(with_pca) == with_pca  # PCA sees the scaled columns
 
 
 @settings(max_examples=100, deadline=None)

@@ -26,6 +26,7 @@ def test_mutants_and_children_are_valid_and_round_trip(seed, tiny):
     first, second = grammar.sample(rng), grammar.sample(rng)
     for child in (mutate(first, grammar, rng), crossover(first, second, grammar, rng)):
         assert grammar.problems(child) == []
+        assert grammar.canonical(child) == child
         assert PipelineSpec.from_json(child.to_json()) == child
 
 

@@ -85,8 +85,10 @@ def _search_end(
         return math.inf
     best = history.best()
     refit = refit_estimate(best, folds) if best is not None else 0.0
-    if best is not None and best.models and refit > min(
-        budget.end - now, REFIT_MAX_SHARE * budget.time_budget
+    if (
+        best is not None
+        and best.models
+        and refit > min(budget.end - now, REFIT_MAX_SHARE * budget.time_budget)
     ):
         # Too late to refit it, or a refit would cost the search too much: its fold
         # model will stand in (unless time is left for the refit), so search on.

@@ -1,7 +1,8 @@
 """Variation operators on pipelines: mutation and crossover that keep them valid.
 
-Every operator returns a pipeline the grammar accepts, so a search never spends an
-evaluation on one that cannot be built. A hyperparameter moves by a Gaussian step
+Every operator returns a pipeline the grammar accepts, in its canonical form, so a
+search never spends an evaluation on one that cannot be built, nor on a copy under
+another name. A hyperparameter moves by a Gaussian step
 in its unit space (a log scale where it is declared), as in evolution strategies.
 """
 
@@ -35,7 +36,11 @@ def mutate(spec: PipelineSpec, grammar: Grammar, rng: np.random.Generator) -> Pi
     for _ in range(_ATTEMPTS):
         operator = operators[rng.integers(len(operators))]
         child = operator(spec, grammar, rng)
-        if child is not None and child != spec and not grammar.problems(child):
+        if child is None or grammar.problems(child):
+            continue
+        # A change that computes the same (a scaler before a tree) is no change.
+        child = grammar.canonical(child)
+        if child != grammar.canonical(spec):
             return child
     return spec
 
@@ -56,7 +61,7 @@ def crossover(
             slots["classifier"] = _mix(first.classifier, second.classifier, grammar, rng)
         child = PipelineSpec(**slots)
         if not grammar.problems(child):
-            return child
+            return grammar.canonical(child)
     return first
 
 
