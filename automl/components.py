@@ -378,6 +378,10 @@ def _narrow(profile: DataProfile) -> bool:
     return encoded_width(profile) <= _POLYNOMIAL_MAX_INPUTS
 
 
+def _complete(profile: DataProfile) -> bool:
+    return not profile.has_missing
+
+
 def _several_columns(profile: DataProfile) -> bool:
     return profile.n_features >= 3
 
@@ -418,7 +422,9 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "decision_tree", "classifier", _decision_tree, _decision_tree_space, scale_invariant=True
     ),
-    Component("simple_imputer", "imputation", _imputer, _imputer_space, _has_numeric),
+    Component(
+        "simple_imputer", "imputation", _imputer, _imputer_space, _has_numeric, inert=_complete
+    ),
     Component("onehot", "encoding", _onehot, _onehot_space, _has_categorical),
     Component("ordinal", "encoding", _ordinal, applies=_has_categorical),
     Component("target", "encoding", _target, applies=_has_categorical),

@@ -152,6 +152,10 @@ def _always(profile: DataProfile) -> bool:
     return True
 
 
+def _never(profile: DataProfile) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Component:
     """A building block for one slot.
@@ -173,6 +177,9 @@ class Component:
     #: Classifiers that a monotone rescaling of a column leaves unchanged (trees): the
     #: scaling right before them does nothing, so one choice stands for all.
     scale_invariant: bool = False
+    #: Data on which the hyperparameters change nothing (an imputer where no value is
+    #: missing): the defaults stand for every setting.
+    inert: Callable[[DataProfile], bool] = _never
 
 
 @dataclass(frozen=True)
@@ -395,20 +402,25 @@ class Grammar:
     def canonical(self, spec: PipelineSpec) -> PipelineSpec:
         """The one pipeline that stands for all those computing the same as ``spec``.
 
+        Steps whose hyperparameters change nothing on this data take their defaults.
         A scale-invariant classifier right after the scaling step (no feature step
         between) predicts the same after any scaling (LightGBM and random forests up
-        to ties, changes the size of a new seed's): such pipelines differ only in
-        cost, so the search evaluates one, without scaling, instead of each.
+        to ties, changes the size of a new seed's), so it gets no scaling. Such
+        pipelines differ only in cost: the search evaluates one instead of each.
         """
-        component = self._components.get(spec.classifier.name)
+        slots = {
+            slot: self.default_step(slot, step.name)
+            for slot, step in spec.steps()
+            if slot != "features" and self._components[step.name].inert(self.profile)
+        }
+        classifier = self._components[spec.classifier.name]
         if (
-            spec.features
-            or component is None
-            or not component.scale_invariant
-            or NO_SCALING not in self._options["scaling"]
+            not spec.features
+            and classifier.scale_invariant
+            and NO_SCALING in self.options("scaling")
         ):
-            return spec
-        return dataclasses.replace(spec, scaling=self.default_step("scaling", NO_SCALING))
+            slots["scaling"] = self.default_step("scaling", NO_SCALING)
+        return dataclasses.replace(spec, **slots) if slots else spec
 
     def _adapt_step(self, slot: str, step: Step | None) -> Step | None:
         if step is None or step.name not in self._options[slot]:

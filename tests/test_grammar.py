@@ -132,6 +132,17 @@ def test_scaling_before_neighbours_changes_them():
     assert _scaling_changes("knn")[1] > 0.05
 
 
+def test_imputer_choices_are_one_pipeline_where_no_value_is_missing():
+    rng = np.random.default_rng(0)
+    assert not CANCER.profile.has_missing
+    default = CANCER_GRAMMAR.default_step("imputation")
+    sampled = [CANCER_GRAMMAR.sample(rng) for _ in range(30)]
+    assert all(spec.imputation == default for spec in sampled)
+    # Where values are missing, the imputer's choices are searched.
+    assert MIXED.profile.has_missing
+    assert len({GRAMMAR.sample(rng).imputation for _ in range(30)}) > 1
+
+
 def test_scaling_stays_where_it_matters():
     rng = np.random.default_rng(0)
     logistic = GRAMMAR.default_pipeline("logistic_regression")
