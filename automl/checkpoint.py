@@ -149,6 +149,7 @@ def _to_record(trial: Trial) -> dict:
         "duration": number(trial.duration),
         "error": trial.error,
         "predictions": trial.oof_proba is not None,
+        "predictions_digest": trial.predictions_digest,
     }
 
 
@@ -173,6 +174,7 @@ def _from_record(record: dict, predictions: Path) -> Trial:
         error=record["error"],
         oof_proba=oof,
         fidelity=Fidelity(rows=rows, folds=folds),
+        predictions_digest=record.get("predictions_digest", ""),
     )
 
 

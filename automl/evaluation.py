@@ -8,6 +8,7 @@ imputers, encoders and scalers never see the validation rows.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -203,6 +204,11 @@ def cross_validate(
     with np.errstate(invalid="ignore"):
         oof = (proba_sum / n_validated[:, None]).astype(np.float32)
     return FoldScores(tuple(scores), oof, fit_time, predict_time, tuple(models))
+
+
+def predictions_digest(oof_proba: np.ndarray) -> str:
+    """A short identifier of validation predictions, blind to the last bits of rounding."""
+    return hashlib.sha1(np.round(oof_proba, 9).tobytes()).hexdigest()[:16]
 
 
 def subsample(rows: np.ndarray, y_codes: np.ndarray, fraction: float) -> np.ndarray:

@@ -9,7 +9,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from automl.checkpoint import Journal
-from automl.evaluation import FULL, Dataset, FoldScores, cross_validate, fit_on_all_rows
+from automl.evaluation import (
+    FULL,
+    Dataset,
+    FoldScores,
+    cross_validate,
+    fit_on_all_rows,
+    predictions_digest,
+)
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
@@ -180,5 +187,6 @@ class EvaluationRunner:
             # Only full evaluations may feed an ensemble: cheaper ones would leak memory.
             oof_proba=scores.oof_proba if proposal.fidelity == FULL else None,
             models=scores.models,
+            predictions_digest=predictions_digest(scores.oof_proba),
             **common,
         )

@@ -56,6 +56,22 @@ def test_a_pipeline_moves_up_only_from_the_top_third_of_its_rung():
     assert counts[0] > counts[1] > counts[2] > 0
 
 
+def test_a_copy_of_a_model_in_its_rung_never_moves_up():
+    # Six pipelines, two of which predict exactly as the best (a step that did nothing).
+    levels = (Fidelity(folds=1 / 3), FULL)
+    scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
+    proposals = [scheduler.ask() for _ in range(6)]
+    results = [(0.9, "best"), (0.9, "best"), (0.9, "best"), (0.8, "a"), (0.7, "b"), (0.6, "c")]
+    for number, (proposal, (score, digest)) in enumerate(zip(proposals, results, strict=True)):
+        scheduler.tell(
+            Trial(number, proposal.pipeline, proposal.origin, "ok", score=score,
+                  fidelity=proposal.fidelity, fit_time=1.0, predictions_digest=digest)
+        )  # fmt: skip
+    # Four distinct models: the top third is the best alone, which moves up once.
+    assert scheduler.ask().pipeline == proposals[0].pipeline
+    assert scheduler.ask().origin != "promoted"
+
+
 def test_the_best_is_chosen_among_the_highest_fidelity_only():
     history = History(METRIC)
     specs = [GRAMMAR.sample(np.random.default_rng(i)) for i in range(3)]

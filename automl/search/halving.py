@@ -13,7 +13,8 @@ between rungs::
             if a pipeline in the top 1/eta of the rung's results has not moved up yet:
                 propose it again at the next rung's fidelity
         otherwise propose the searcher's next pipeline at the lowest fidelity
-    tell: record the result in its rung, and pass it on to the searcher
+    tell: record the result in its rung (unless it predicts exactly as one there),
+          and pass it on to the searcher
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class SuccessiveHalving:
         self.fidelities = fidelities
         self._rungs: dict[Fidelity, list[Trial]] = {level: [] for level in fidelities}
         self._promoted: set[tuple[str, Fidelity]] = set()
+        self._models: set[tuple[str, Fidelity]] = set()
 
     def ask(self) -> Proposal | None:
         for lower, upper in reversed(list(pairwise(self.fidelities))):
@@ -70,9 +72,24 @@ class SuccessiveHalving:
         return dataclasses.replace(proposal, fidelity=self.fidelities[0])
 
     def tell(self, trial: Trial) -> None:
-        if trial.ok and trial.fidelity in self._rungs:
+        if trial.ok and trial.fidelity in self._rungs and self._is_new_model(trial):
             self._rungs[trial.fidelity].append(trial)
         self.searcher.tell(trial)
+
+    def _is_new_model(self, trial: Trial) -> bool:
+        """False for a pipeline that predicts exactly as one in its rung already.
+
+        A step that did nothing (a variance threshold below every column's variance)
+        makes such copies: moving one up would repeat the other's evaluation at the
+        dearer fidelity.
+        """
+        if not trial.predictions_digest:
+            return True
+        model = (trial.predictions_digest, trial.fidelity)
+        if model in self._models:
+            return False
+        self._models.add(model)
+        return True
 
     def _promotable(self, level: Fidelity) -> Trial | None:
         rung = sorted(self._rungs[level], key=lambda t: -self.metric.objective(t.score))
