@@ -80,16 +80,19 @@ def best_loss(trials: list[Trial]) -> float:
 
 
 def test_the_hybrid_beats_random_search_on_the_synthetic_objective():
-    hybrid = np.mean([best_loss(run("hybrid", 80, random_state=seed)) for seed in range(3)])
-    random = np.mean([best_loss(run("random", 80, random_state=seed)) for seed in range(3)])
-    assert hybrid < random - 0.01
+    hybrid = np.mean([best_loss(run("hybrid", 150, random_state=seed)) for seed in range(5)])
+    random = np.mean([best_loss(run("random", 150, random_state=seed)) for seed in range(5)])
+    assert hybrid < random - 0.015
 
 
 @pytest.mark.parametrize("name", ["evolution", "bayes"])
 def test_each_part_alone_improves_on_its_first_proposals(name):
-    for seed in range(3):
+    # Per seed the first 20 may be lucky; over seeds the gain must be clear.
+    gains = []
+    for seed in range(5):
         trials = run(name, 150, random_state=seed)
-        assert best_loss(trials) < best_loss(trials[:20]) - 0.02
+        gains.append(best_loss(trials[:20]) - best_loss(trials))
+    assert min(gains) > 0 and np.mean(gains) > 0.04
 
 
 def test_the_hybrid_uses_the_surrogate_once_it_has_data():
