@@ -431,10 +431,10 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "by_cardinality", "encoding", _by_cardinality, _by_cardinality_space, _has_many_categories
     ),
-    Component("standard", "scaling", _fixed(StandardScaler)),
-    Component(NO_SCALING, "scaling", _fixed(lambda: "passthrough")),
-    Component("robust", "scaling", _fixed(RobustScaler)),
-    Component("minmax", "scaling", _fixed(MinMaxScaler)),
+    Component("standard", "scaling", _fixed(StandardScaler), linear=True),
+    Component(NO_SCALING, "scaling", _fixed(lambda: "passthrough"), linear=True),
+    Component("robust", "scaling", _fixed(RobustScaler), linear=True),
+    Component("minmax", "scaling", _fixed(MinMaxScaler), linear=True),
     Component("quantile", "scaling", _quantile, _quantile_space),
     Component("pca", "features", _pca, _pca_space),
     Component("select_percentile", "features", _select_percentile, _select_percentile_space),

@@ -174,9 +174,11 @@ class Component:
     expands: bool = False
     #: Feature steps whose bounds refer to the encoded columns: only first.
     first_only: bool = False
-    #: Classifiers that a monotone rescaling of a column leaves unchanged (trees): the
-    #: scaling right before them does nothing, so one choice stands for all.
+    #: Classifiers that a linear rescaling of a column leaves unchanged (trees): a
+    #: linear scaling right before them does nothing, so one choice stands for all.
     scale_invariant: bool = False
+    #: Scalings that rescale each column linearly (the identity too).
+    linear: bool = False
     #: Data on which the hyperparameters change nothing (an imputer where no value is
     #: missing): the defaults stand for every setting.
     inert: Callable[[DataProfile], bool] = _never
@@ -403,20 +405,22 @@ class Grammar:
         """The one pipeline that stands for all those computing the same as ``spec``.
 
         Steps whose hyperparameters change nothing on this data take their defaults.
-        A scale-invariant classifier right after the scaling step (no feature step
-        between) predicts the same after any scaling (LightGBM and random forests up
-        to ties, changes the size of a new seed's), so it gets no scaling. Such
-        pipelines differ only in cost: the search evaluates one instead of each.
+        A scale-invariant classifier right after a linear scaling (no feature step
+        between) predicts the same without it: exactly for most trees, up to ties
+        for a random forest and to how LightGBM bins values near zero (small changes,
+        no systematic ones). Such pipelines differ only in cost, so the search
+        evaluates one instead of each. A quantile scaling stays: new values between
+        the training values, and extra trees' random thresholds, see its curve.
         """
         slots = {
             slot: self.default_step(slot, step.name)
             for slot, step in spec.steps()
             if slot != "features" and self._components[step.name].inert(self.profile)
         }
-        classifier = self._components[spec.classifier.name]
         if (
             not spec.features
-            and classifier.scale_invariant
+            and self._components[spec.classifier.name].scale_invariant
+            and self._components[spec.scaling.name].linear
             and NO_SCALING in self.options("scaling")
         ):
             slots["scaling"] = self.default_step("scaling", NO_SCALING)

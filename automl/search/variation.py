@@ -33,15 +33,15 @@ def mutate(spec: PipelineSpec, grammar: Grammar, rng: np.random.Generator) -> Pi
         operators.append(_insert_feature)
     if spec.features:
         operators.append(_remove_feature)
+    # A change that computes the same (a scaler before a tree) is no change.
+    same = grammar.canonical(spec)
     for _ in range(_ATTEMPTS):
         operator = operators[rng.integers(len(operators))]
         child = operator(spec, grammar, rng)
-        if child is None or grammar.problems(child):
-            continue
-        # A change that computes the same (a scaler before a tree) is no change.
-        child = grammar.canonical(child)
-        if child != grammar.canonical(spec):
-            return child
+        if child is not None and not grammar.problems(child):
+            child = grammar.canonical(child)
+            if child != same:
+                return child
     return spec
 
 
