@@ -28,7 +28,8 @@ from automl.history import KEEP_MODELS, KEEP_PREDICTIONS, Trial
 from automl.metrics import Metric
 
 JOURNAL = "journal.jsonl"
-JOURNAL_VERSION = 1
+#: 2: pipelines in their canonical form, and a digest of each one's predictions.
+JOURNAL_VERSION = 2
 
 
 def fingerprint(X, y, settings: dict[str, Any]) -> str:
@@ -81,8 +82,9 @@ class Journal:
         if found.get("identity") != identity or found.get("journal") != JOURNAL_VERSION:
             raise ValueError(
                 f"The checkpoint in {self.directory} belongs to another search (other data "
-                "or settings: metric, cv, search, random_state, warm_start). Resume with the "
-                "same data and settings, or give another checkpoint directory."
+                "or settings: metric, cv, search, random_state, warm_start; or another "
+                "version of automl). Resume with the same data, settings and version, or "
+                "give another checkpoint directory."
             )
         for line in lines:
             try:

@@ -69,8 +69,8 @@ class Trial:
     fidelity: Fidelity = FULL
     #: Fitted fold models of the best trials, predicting class codes.
     models: tuple = ()
-    #: Identifies the validation predictions: two pipelines with one digest at one
-    #: fidelity are the same model on this data (a step that did nothing).
+    #: Identifies the validation predictions: two pipelines with one classifier step
+    #: and one digest at one fidelity are the same model (a step that did nothing).
     predictions_digest: str = ""
 
     @property

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from automl import AutoClassifier
-from automl.checkpoint import JOURNAL
+from automl.checkpoint import JOURNAL, JOURNAL_VERSION
 from tests.helpers import REPO, mixed_frame
 
 
@@ -39,6 +39,8 @@ def test_a_resumed_search_serves_the_journal_and_ends_like_an_uninterrupted_one(
     keys = [t.pipeline.key + str(t.fidelity) for t in resumed.history_.trials]
     assert keys == [t.pipeline.key + str(t.fidelity) for t in whole.history_.trials]
     assert [t.score for t in resumed.history_.trials] == [t.score for t in whole.history_.trials]
+    digests = [t.predictions_digest for t in resumed.history_.trials]
+    assert all(digests) and digests == [t.predictions_digest for t in whole.history_.trials]
     assert first.history_.trials[0].score == resumed.history_.trials[0].score
     X, _ = mixed_frame(300)
     np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))
@@ -60,6 +62,13 @@ def test_other_data_or_settings_are_refused(tmp_path):
                            checkpoint=tmp_path)  # fmt: skip
     with pytest.raises(ValueError, match="belongs to another search"):
         model.fit(X, y)
+    # A journal of an older version holds pipelines that this one no longer proposes.
+    journal = tmp_path / JOURNAL
+    header, *lines = journal.read_text().splitlines()
+    old = json.loads(header) | {"journal": JOURNAL_VERSION - 1}
+    journal.write_text("\n".join([json.dumps(old), *lines]) + "\n")
+    with pytest.raises(ValueError, match="another version of automl"):
+        _fit(tmp_path, 2)
 
 
 def test_a_checkpoint_needs_a_fixed_seed(tmp_path):

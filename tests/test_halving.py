@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from sklearn.datasets import make_classification
 
@@ -56,20 +58,30 @@ def test_a_pipeline_moves_up_only_from_the_top_third_of_its_rung():
     assert counts[0] > counts[1] > counts[2] > 0
 
 
-def test_a_copy_of_a_model_in_its_rung_never_moves_up():
-    # Six pipelines, two of which predict exactly as the best (a step that did nothing).
+def test_of_copies_of_a_model_only_the_cheapest_moves_up():
     levels = (Fidelity(folds=1 / 3), FULL)
     scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
-    proposals = [scheduler.ask() for _ in range(6)]
-    results = [(0.9, "best"), (0.9, "best"), (0.9, "best"), (0.8, "a"), (0.7, "b"), (0.6, "c")]
-    for number, (proposal, (score, digest)) in enumerate(zip(proposals, results, strict=True)):
+    best = GRAMMAR.default_pipeline("lightgbm")
+    # A step that does nothing makes a copy: the same classifier, the same predictions.
+    step = GRAMMAR.default_step("features", "variance_threshold")
+    copy = dataclasses.replace(best, features=(step,))
+    # The same predictions from another classifier setting (on a subsample) is no copy.
+    params = best.classifier.kwargs | {"num_leaves": 7}
+    variant = dataclasses.replace(best, classifier=GRAMMAR.complete_step("lightgbm", params))
+    others = [
+        GRAMMAR.default_pipeline(name) for name in ("logistic_regression", "knn", "sgd", "mlp")
+    ]
+    entries = [(best, 0.9, "same", 1.0), (copy, 0.9, "same", 0.5), (variant, 0.9, "same", 1.0)]
+    entries += [(p, 0.8 - i / 10, f"other{i}", 1.0) for i, p in enumerate(others)]
+    for number, (pipeline, score, digest, fit_time) in enumerate(entries):
         scheduler.tell(
-            Trial(number, proposal.pipeline, proposal.origin, "ok", score=score,
-                  fidelity=proposal.fidelity, fit_time=1.0, predictions_digest=digest)
+            Trial(number, pipeline, "random", "ok", score=score, fidelity=levels[0],
+                  fit_time=fit_time, predictions_digest=digest)
         )  # fmt: skip
-    # Four distinct models: the top third is the best alone, which moves up once.
-    assert scheduler.ask().pipeline == proposals[0].pipeline
-    assert scheduler.ask().origin != "promoted"
+    # Six distinct models in the rung: the top third is the copy and the variant.
+    promoted = [scheduler.ask() for _ in range(3)]
+    assert [p.origin for p in promoted] == ["promoted", "promoted", "random"]
+    assert {p.pipeline for p in promoted[:2]} == {copy, variant}
 
 
 def test_the_best_is_chosen_among_the_highest_fidelity_only():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -199,3 +200,14 @@ def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
     assert best is history.best()
     assert set(model.predict(X[:50])) <= {"yes", "no"}
     assert (model.predict(X) == labels).mean() > 0.8
+
+
+def test_a_step_that_does_nothing_gives_the_same_predictions_digest():
+    grammar, dataset = _grammar_with()
+    lightgbm = grammar.default_pipeline("lightgbm")
+    threshold = grammar.default_step("features", "variance_threshold")  # below every variance
+    copy = dataclasses.replace(lightgbm, features=(threshold,))
+    seeds = [lightgbm, copy, grammar.default_pipeline("logistic_regression")]
+    history, _ = _search(grammar, dataset, seeds, max_evals=3)
+    digests = [t.predictions_digest for t in history.trials]
+    assert all(digests) and digests[0] == digests[1] != digests[2]

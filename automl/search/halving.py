@@ -58,7 +58,7 @@ class SuccessiveHalving:
         self.fidelities = fidelities
         self._rungs: dict[Fidelity, list[Trial]] = {level: [] for level in fidelities}
         self._promoted: set[tuple[str, Fidelity]] = set()
-        self._models: set[tuple[str, Fidelity]] = set()
+        self._models: dict[tuple, Trial] = {}
 
     def ask(self) -> Proposal | None:
         for lower, upper in reversed(list(pairwise(self.fidelities))):
@@ -72,28 +72,40 @@ class SuccessiveHalving:
         return dataclasses.replace(proposal, fidelity=self.fidelities[0])
 
     def tell(self, trial: Trial) -> None:
-        if trial.ok and trial.fidelity in self._rungs and self._is_new_model(trial):
-            self._rungs[trial.fidelity].append(trial)
+        if trial.ok and trial.fidelity in self._rungs:
+            self._enter(trial)
         self.searcher.tell(trial)
 
-    def _is_new_model(self, trial: Trial) -> bool:
-        """False for a pipeline that predicts exactly as one in its rung already.
+    def _enter(self, trial: Trial) -> None:
+        """Adds ``trial`` to its rung, unless it is a copy of a model there.
 
-        A step that did nothing (a variance threshold below every column's variance)
-        makes such copies: moving one up would repeat the other's evaluation at the
-        dearer fidelity.
+        A copy predicts exactly as another pipeline with the same classifier: a step
+        that did nothing (a variance threshold below every column's variance) made
+        it. Of copies the rung keeps the cheapest, and only it may move up, so that
+        no evaluation is repeated at a dearer fidelity. A different classifier
+        setting that predicts alike on a subsample (a depth limit it never reaches)
+        is no copy: it may differ on all rows.
         """
-        if not trial.predictions_digest:
-            return True
-        model = (trial.predictions_digest, trial.fidelity)
-        if model in self._models:
-            return False
-        self._models.add(model)
-        return True
+        rung = self._rungs[trial.fidelity]
+        if not trial.predictions_digest:  # a trial journaled before digests existed
+            rung.append(trial)
+            return
+        model = (trial.predictions_digest, trial.fidelity, trial.pipeline.classifier)
+        copy = self._models.get(model)
+        if copy is None:
+            rung.append(trial)
+        elif trial.fit_time < copy.fit_time and not self._moved_up(copy):
+            rung[rung.index(copy)] = trial
+        else:
+            return
+        self._models[model] = trial
+
+    def _moved_up(self, trial: Trial) -> bool:
+        return (trial.pipeline.key, trial.fidelity) in self._promoted
 
     def _promotable(self, level: Fidelity) -> Trial | None:
         rung = sorted(self._rungs[level], key=lambda t: -self.metric.objective(t.score))
         for trial in rung[: len(rung) // ETA]:
-            if (trial.pipeline.key, level) not in self._promoted:
+            if not self._moved_up(trial):
                 return trial
         return None
