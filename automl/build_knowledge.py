@@ -199,7 +199,10 @@ def score_portfolio(
     metric = get_metric(metric, data.profile.n_classes)
     folds = make_folds(data.y_codes, cv=PORTFOLIO_FOLDS, random_state=0)
     adapted = {key: grammar.adapt(p) for key, p in candidates.items()}
-    proposals = [Proposal(p, key, _one_repeat(folds)) for key, p in adapted.items() if p]
+    # Candidates that differ only where it changes nothing adapt to one pipeline
+    # (a scaler before a tree): it is scored once, for all of them.
+    distinct = {p.key: p for p in adapted.values() if p is not None}
+    proposals = [Proposal(p, key, _one_repeat(folds)) for key, p in distinct.items()]
     clock, start = time.monotonic, time.monotonic()
     history = History(metric)
     with WorkerPool() as pool:
@@ -209,8 +212,8 @@ def score_portfolio(
         )
         budget = Budget(start, None, len(proposals), PORTFOLIO_TIME_LIMIT)
         run_search(_Listed(proposals), runner, history, budget=budget, n_jobs=n_jobs, clock=clock)
-    scores = {key: None for key in candidates}
-    scores.update({t.origin: t.score for t in history.trials if t.ok})
+    found = {t.origin: t.score for t in history.trials if t.ok}
+    scores = {key: found.get(p.key) if p else None for key, p in adapted.items()}
     return {"dataset": name, "metric": metric.name, "scores": scores}
 
 

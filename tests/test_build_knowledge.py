@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,15 +10,19 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
+from automl import build_knowledge
 from automl.build_knowledge import (
     PORTFOLIO_JOURNAL,
     SEARCH_JOURNAL,
     build_knowledge_base,
     reference_datasets,
+    score_portfolio,
 )
-from automl.components import grammar_fingerprint
+from automl.components import default_grammar, grammar_fingerprint
+from automl.data import check_training_data
 from automl.knowledge import KnowledgeBase, read_manifest
 from automl.metafeatures import METAFEATURE_VERSION
+from automl.search.loop import run_search
 
 
 def _write_dataset(folder, name, n_rows, n_classes, seed):
@@ -72,3 +77,29 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     assert np.all(knowledge.regret.min(axis=0) == 0)
     scored = [json.loads(line) for line in (tmp_path / "journal" / PORTFOLIO_JOURNAL).open()]
     assert all(set(r["scores"]) <= set(knowledge.portfolio) for r in scored)
+
+
+def test_candidates_that_compute_the_same_are_scored_once(datasets, monkeypatch):
+    evaluated = []
+
+    def counting(searcher, runner, history, **kwargs):
+        result = run_search(searcher, runner, history, **kwargs)
+        evaluated.extend(t.pipeline.key for t in history.trials)
+        return result
+
+    monkeypatch.setattr(build_knowledge, "run_search", counting)
+    grammar = default_grammar(check_training_data(*_frame(datasets, "two")).profile)
+    forest = grammar.default_pipeline("random_forest")
+    scaled = dataclasses.replace(forest, scaling=grammar.default_step("scaling", "standard"))
+    logistic = grammar.default_pipeline("logistic_regression")
+    candidates = {p.key: p for p in (forest, scaled, logistic)}
+    record = score_portfolio(datasets, "two", candidates, "roc_auc", n_jobs=1)
+    scores = record["scores"]
+    assert scores[forest.key] == scores[scaled.key] != scores[logistic.key]
+    assert sorted(evaluated) == sorted([forest.key, logistic.key])
+    assert all(0.5 < score <= 1 for score in scores.values())
+
+
+def _frame(folder, name):
+    frame = pd.read_csv(folder / f"{name}.tsv.gz", sep="\t")
+    return frame.drop(columns="target"), frame["target"]
