@@ -81,10 +81,10 @@ def _share_of_rows(trial: Trial, folds) -> float:
 
 
 def _all_failed_message(history: History) -> str:
-    if not history.trials:
+    if all(t.status == "cancelled" for t in history.trials):  # cut short by the budget
         return (
-            "No pipeline was evaluated within the time budget. Increase time_budget "
-            "(the data may be too large for it) or set max_evals."
+            "No pipeline evaluation finished within the time budget. Increase time_budget "
+            "(the data may be too large for it, or the machine busy) or set max_evals."
         )
     reasons = "\n".join(f"  {count} x {reason}" for reason, count in history.failures().items())
     return f"All {len(history)} evaluated pipelines failed:\n{reasons}"

@@ -52,7 +52,7 @@ def test_reference_datasets_skip_the_tiny_and_come_smallest_first(datasets):
 
 def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, tmp_path):
     logged: list[str] = []
-    build_knowledge_base(datasets, tmp_path, budget_scale=0.1, only=["two"], log=logged.append)
+    build_knowledge_base(datasets, tmp_path, budget_scale=0.2, only=["two"], log=logged.append)
     knowledge = KnowledgeBase.load(tmp_path)
     assert list(knowledge.datasets.index) == ["two"]
     manifest = read_manifest(tmp_path)
@@ -67,7 +67,7 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     with open(tmp_path / "journal" / SEARCH_JOURNAL, "a") as journal:
         journal.write('{"dataset": "three", "n_ro')
     logged.clear()
-    build_knowledge_base(datasets, tmp_path, budget_scale=0.1, log=logged.append)
+    build_knowledge_base(datasets, tmp_path, budget_scale=0.2, log=logged.append)
     searched = [line for line in logged if line.startswith("search") and "..." in line]
     assert searched == ["search three ..."]  # "two" is not searched again
     knowledge = KnowledgeBase.load(tmp_path)

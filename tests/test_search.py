@@ -20,7 +20,7 @@ from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar
 from automl.history import History, Trial
 from automl.metrics import get_metric
-from automl.refit import refit_best
+from automl.refit import _all_failed_message, refit_best
 from automl.runner import EvaluationRunner
 from automl.search.loop import run_search
 from automl.search.random import RandomSearch
@@ -211,3 +211,13 @@ def test_a_step_that_does_nothing_gives_the_same_predictions_digest():
     history, _ = _search(grammar, dataset, seeds, max_evals=3)
     digests = [t.predictions_digest for t in history.trials]
     assert all(digests) and digests[0] == digests[1] != digests[2]
+
+
+def test_a_search_cut_short_before_any_result_says_to_raise_the_budget():
+    grammar, _ = _grammar_with()
+    history = History(get_metric("roc_auc", 2))
+    pipeline = grammar.default_pipeline("lightgbm")
+    history.add(Trial(1, pipeline, "seed", "cancelled", error="cancelled"))
+    assert "Increase time_budget" in _all_failed_message(history)
+    history.add(Trial(2, pipeline, "random", "failed", error="ValueError: bad"))
+    assert _all_failed_message(history).startswith("All 2 evaluated pipelines failed")
