@@ -13,8 +13,8 @@ between rungs::
             if a pipeline in the top 1/eta of the rung's results has not moved up yet:
                 propose it again at the next rung's fidelity
         otherwise propose the searcher's next pipeline at the lowest fidelity
-    tell: record the result in its rung (unless it predicts exactly as one there),
-          and pass it on to the searcher
+    tell: record the result in its rung (of pipelines with one classifier step that
+          predict exactly alike, only the cheapest), and pass it on to the searcher
 """
 
 from __future__ import annotations
