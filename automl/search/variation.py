@@ -2,8 +2,8 @@
 
 Every operator returns a pipeline the grammar accepts, in its canonical form, so a
 search never spends an evaluation on one that cannot be built, nor on a copy under
-another name. A hyperparameter moves by a Gaussian step
-in its unit space (a log scale where it is declared), as in evolution strategies.
+another name. A hyperparameter moves by a Gaussian step in its unit space (a log
+scale where it is declared), as in evolution strategies.
 """
 
 from __future__ import annotations
