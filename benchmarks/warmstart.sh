@@ -12,9 +12,11 @@ mkdir -p "$results"
 names=$(grep -v '^#' benchmarks/datasets_warmstart.txt)
 for stream in 0 1; do
   subset=$(echo "$names" | awk -v s="$stream" 'NR % 2 == s' | paste -sd, -)
+  # Each stream on a core of its own, where taskset exists: timings must not share one.
+  pin=$(command -v taskset > /dev/null && [ "$(nproc)" -ge 2 ] && echo "taskset -c $stream" || true)
   (
     for budget in 10 30 60; do
-      python benchmarks/run.py --datasets "$subset" --budget "$budget" --systems automl,automl-cold \
+      $pin python benchmarks/run.py --datasets "$subset" --budget "$budget" --systems automl,automl-cold \
         --data-dir "$data_dir" --out "$results/warmstart_${budget}s.jsonl"
     done
   ) > "$results/warmstart_stream${stream}.log" 2>&1 &
