@@ -151,7 +151,8 @@ def _class_balance(y_codes: np.ndarray, n_classes: int) -> dict[str, float]:
 
 
 def _numeric_statistics(numeric: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    varying = numeric[:, numeric.std(axis=0) > 0]
+    spread = _spread(numeric)
+    varying = numeric[:, np.isfinite(spread) & (spread > 0)]
     if varying.shape[1] == 0:
         return {}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -194,6 +195,13 @@ def _correlations(varying: np.ndarray) -> dict[str, float]:
     }
 
 
+def _spread(features: np.ndarray) -> np.ndarray:
+    """Standard deviation of each column; infinite where its values near the float
+    limit (such a column would make every correlation NaN: callers leave it out)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return features.std(axis=0)
+
+
 def _landmarks(
     features: np.ndarray, y: np.ndarray, rng: np.random.Generator, seed: int
 ) -> dict[str, float]:
@@ -201,10 +209,11 @@ def _landmarks(
     # Classes too small to be in every fold would make the folds fail, not the learners.
     rows = rows[np.bincount(y[rows])[y[rows]] >= _LANDMARK_FOLDS]
     features, y = features[rows], y[rows]
+    spread = _spread(features)
+    features, spread = features[:, np.isfinite(spread)], spread[np.isfinite(spread)]
     if len(np.unique(y)) < 2 or features.shape[1] == 0:
         return {}
-    scale = features.std(axis=0)
-    features = (features - features.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    features = (features - features.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
     folds = StratifiedKFold(_LANDMARK_FOLDS, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -29,6 +29,14 @@ def test_every_meta_feature_is_finite_on_messy_data():
     assert values["share_features_with_missing"] == 3 / 7
 
 
+def test_values_near_the_float_limit_leave_the_statistics_finite():
+    X, y = make_classification(300, n_features=6, random_state=0)
+    X[:, 0] *= 1e200  # finite, but its variance is not
+    values = _metafeatures(X, y)
+    assert all(np.isfinite(v) for v in values.values())
+    assert values["correlation_max"] < 1.0  # the other five columns are still described
+
+
 def test_the_same_data_gives_the_same_values_as_array_or_frame():
     X, y = make_classification(400, n_features=8, random_state=0)
     as_array = _metafeatures(X, y, random_state=3)
