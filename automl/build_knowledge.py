@@ -10,7 +10,8 @@ stopped (a torn last line, from a kill, is ignored and redone)::
     portfolio: candidates <- the best pipelines of every dataset
                for each dataset: cross-validate every candidate there (on at most
                    PORTFOLIO_ROWS rows, with a time limit each)
-    write:     datasets.csv, pipelines.jsonl, performance.csv, manifest.json
+    write:     datasets.csv (with a sketch of each dataset's rows, to tell versions of one
+               dataset apart), pipelines.jsonl, performance.csv, manifest.json
 
 Reference datasets are PMLB-style files: ``<name>.tsv.gz``, the label in column
 ``target``.
@@ -36,7 +37,14 @@ from automl.estimator import AutoClassifier
 from automl.evaluation import FULL, Dataset, Fidelity, make_folds, subsample
 from automl.grammar import FORMAT_VERSION, PipelineSpec
 from automl.history import History, Proposal, Trial
-from automl.knowledge import DATASETS_FILE, PERFORMANCE_FILE, PIPELINES_FILE, SCHEMA_VERSION
+from automl.knowledge import (
+    DATASETS_FILE,
+    PERFORMANCE_FILE,
+    PIPELINES_FILE,
+    PORTFOLIO_PER_DATASET,
+    SCHEMA_VERSION,
+    SKETCH_SIZE,
+)
 from automl.metafeatures import METAFEATURE_NAMES, METAFEATURE_VERSION, compute_metafeatures
 from automl.metrics import get_metric
 from automl.runner import EvaluationRunner
@@ -48,8 +56,6 @@ TARGET = "target"
 MIN_ROWS = 100
 #: Pipelines stored per dataset, best first, for the nearest-neighbour warm start.
 TOP_PIPELINES = 3
-#: Of those, how many join the candidate portfolio.
-PORTFOLIO_PER_DATASET = 1
 #: The portfolio is scored on a subsample of at most this many rows, 3-fold, with
 #: this limit per evaluation: it ranks candidates, it does not need their best score.
 #: The portfolio starts short searches, so a candidate that needs more than the limit
@@ -114,8 +120,11 @@ def build_knowledge_base(
             record = score_portfolio(datasets_dir, name, candidates, metric, n_jobs=n_jobs)
             scored[name] = _append(journal / PORTFOLIO_JOURNAL, record)
     scored = {name: scored[name] for name in names}
+    sketches = {name: row_sketch(load_reference(datasets_dir, name)[0]) for name in names}
     source = f"{Path(datasets_dir).name} ({len(names)} datasets of {min_rows} rows or more)"
-    write_knowledge_base(out, searches, candidates, scored, source=source, scale=budget_scale)
+    write_knowledge_base(
+        out, searches, candidates, scored, sketches, source=source, scale=budget_scale
+    )
     log(f"wrote the knowledge base of {len(names)} datasets to {out}")
 
 
@@ -140,6 +149,21 @@ def reference_datasets(
 def load_reference(datasets_dir: str | os.PathLike, name: str) -> tuple[pd.DataFrame, pd.Series]:
     frame = pd.read_csv(Path(datasets_dir) / f"{name}.tsv.gz", sep="\t")
     return frame.drop(columns=TARGET), frame[TARGET]
+
+
+def row_sketch(X: pd.DataFrame) -> dict:
+    """How many distinct rows ``X`` has and the ``SKETCH_SIZE`` smallest of their hashes.
+
+    Numbers are hashed as floats rounded to 6 digits, so that a column read as
+    integers in one file and as floats in another hashes alike.
+    """
+    numeric = X.select_dtypes("number").columns
+    X = X.assign(**{column: X[column].astype(float).round(6) for column in numeric})
+    hashes = np.unique(pd.util.hash_pandas_object(X, index=False).to_numpy())
+    return {
+        "distinct_rows": len(hashes),
+        "row_sketch": " ".join(f"{h:016x}" for h in hashes[:SKETCH_SIZE]),
+    }
 
 
 def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dict:
@@ -243,12 +267,22 @@ _DATASET_COLUMNS = ("dataset", "n_rows", "n_features", "n_classes", "metric", "b
 
 
 def write_knowledge_base(
-    out: Path, searches: dict, candidates: dict, scored: dict, *, source: str, scale: float
+    out: Path,
+    searches: dict,
+    candidates: dict,
+    scored: dict,
+    sketches: dict,
+    *,
+    source: str,
+    scale: float,
 ) -> None:
     """The knowledge base's files and manifest, from the journals' records."""
     records = list(searches.values())
     datasets = pd.DataFrame(
-        [{k: r[k] for k in _DATASET_COLUMNS} | r["metafeatures"] for r in records]
+        [
+            {k: r[k] for k in _DATASET_COLUMNS} | sketches[r["dataset"]] | r["metafeatures"]
+            for r in records
+        ]
     )
     datasets.to_csv(out / DATASETS_FILE, index=False, float_format="%.6g")
     lines = [
@@ -292,7 +326,7 @@ def _manifest(records: list[dict], *, source: str, scale: float) -> dict:
             for r in records
         ],
         "files": {
-            DATASETS_FILE: "size and meta-features of each reference dataset",
+            DATASETS_FILE: "size, a sketch of the rows and meta-features of each dataset",
             PIPELINES_FILE: f"the {TOP_PIPELINES} best pipelines of each (one per classifier)",
             PERFORMANCE_FILE: "the portfolio's CV scores (rows) on every dataset (columns)",
         },

@@ -30,15 +30,22 @@ from automl.grammar import PipelineSpec
 from automl.metafeatures import METAFEATURE_NAMES, METAFEATURE_VERSION
 from automl.metrics import METRICS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATASETS_FILE, PIPELINES_FILE, PERFORMANCE_FILE = (
     "datasets.csv",
     "pipelines.jsonl",
     "performance.csv",
 )
-#: Datasets whose row counts differ by at most this share, with as many classes, are
-#: taken as versions of one another (e.g. ``mushroom`` and ``agaricus_lepiota``).
+#: Of each dataset's best pipelines, how many join the candidate portfolio.
+PORTFOLIO_PER_DATASET = 1
+#: Datasets whose row counts differ by at most this share are taken as versions of one
+#: another, whatever their labels (``mushroom`` and ``agaricus_lepiota``; ``allhyper``
+#: and ``allbp``, one table with two targets) ...
 NEAR_DUPLICATE_ROWS = 0.01
+#: ... and so are two datasets when this share of the smaller one's distinct rows is in
+#: the other (``glass2``, a subset of ``glass``), estimated from bottom-k sketches: the
+#: ``SKETCH_SIZE`` smallest hashes of each dataset's distinct rows.
+NEAR_DUPLICATE_CONTAINMENT, SKETCH_SIZE = 0.5, 128
 
 
 def metadata_root() -> Traversable:
@@ -68,16 +75,20 @@ class Found:
 class KnowledgeBase:
     """Reference datasets, their best pipelines, and how the portfolio did on each.
 
-    ``regret[i, j]`` is the normalised regret of portfolio candidate
-    ``portfolio[i]`` on dataset ``datasets.index[j]``: 0 for the best candidate
-    there, 1 for the worst or a failure.
+    ``scores[i, j]`` is the cross-validated score of portfolio candidate
+    ``portfolio[i]`` on dataset ``datasets.index[j]`` (NaN where it failed).
     """
 
     datasets: pd.DataFrame
     pipelines: Mapping[str, PipelineSpec]
     found: tuple[Found, ...]
     portfolio: tuple[str, ...]
-    regret: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def regret(self) -> np.ndarray:
+        """Per dataset, 0 for the best candidate's score, 1 for the worst or a failure."""
+        return _normalised_regret(self.scores, self.datasets["metric"].to_numpy())
 
     @classmethod
     def load(cls, root: Traversable | Path | None = None) -> KnowledgeBase:
@@ -103,7 +114,8 @@ class KnowledgeBase:
                 f"{manifest.get('metafeature_version')!r}; this automl computes version "
                 f"{METAFEATURE_VERSION}. Rebuild it with `automl kb build`."
             )
-        datasets = _read_csv(root, DATASETS_FILE).set_index("dataset")
+        # Read as text: a sketch of one hash that is all digits must not become a number.
+        datasets = _read_csv(root, DATASETS_FILE, dtype={"row_sketch": str}).set_index("dataset")
         records = [json.loads(line) for line in _lines(root, PIPELINES_FILE)]
         pipelines = {r["id"]: PipelineSpec.from_dict(r["pipeline"]) for r in records}
         found = tuple(
@@ -111,8 +123,7 @@ class KnowledgeBase:
         )
         scores = _read_csv(root, PERFORMANCE_FILE).set_index("candidate")
         scores = scores.reindex(columns=datasets.index)
-        regret = _normalised_regret(scores.to_numpy(float), datasets["metric"].to_numpy())
-        return cls(datasets, pipelines, found, tuple(scores.index), regret)
+        return cls(datasets, pipelines, found, tuple(scores.index), scores.to_numpy(float))
 
     @classmethod
     def empty(cls) -> KnowledgeBase:
@@ -124,29 +135,38 @@ class KnowledgeBase:
 
     def without(self, names: Iterable[str]) -> KnowledgeBase:
         """This knowledge base less datasets ``names``, their near-duplicates, and what
-        was found only on them: for leave-one-dataset-out evaluations."""
+        they contributed: for leave-one-dataset-out evaluations.
+
+        A portfolio candidate stays only if a kept dataset would have contributed it
+        too, and the regrets are normalised over the kept candidates alone, so that
+        nothing of the left-out datasets shapes the portfolio.
+        """
         dropped = set().union(*(self.near_duplicates(name) for name in names))
         kept_columns = ~self.datasets.index.isin(dropped)
         found = tuple(f for f in self.found if f.dataset not in dropped)
-        still_found = {f.id for f in found}
-        kept_rows = np.array([c in still_found for c in self.portfolio], dtype=bool)
+        contributed = {f.id for f in found if f.rank < PORTFOLIO_PER_DATASET}
+        kept_rows = np.array([c in contributed for c in self.portfolio], dtype=bool)
         return replace(
             self,
             datasets=self.datasets[kept_columns],
             found=found,
             portfolio=tuple(np.array(self.portfolio, dtype=object)[kept_rows]),
-            regret=self.regret[np.ix_(kept_rows, kept_columns)],
+            scores=self.scores[np.ix_(kept_rows, kept_columns)],
         )
 
     def near_duplicates(self, name: str) -> set[str]:
-        """``name`` and every dataset that looks like another version of it."""
+        """``name`` and every dataset that looks like another version of it: about as
+        many rows, or mostly the same rows."""
         if name not in self.datasets.index:
             return {name}
-        rows, classes = self.datasets.loc[name, ["n_rows", "n_classes"]]
-        close = (np.abs(self.datasets["n_rows"] - rows) <= NEAR_DUPLICATE_ROWS * rows) & (
-            self.datasets["n_classes"] == classes
-        )
-        return {name, *self.datasets.index[close]}
+        rows = self.datasets["n_rows"]
+        close = np.abs(rows - rows[name]) <= NEAR_DUPLICATE_ROWS * rows[name]
+        sketch = _sketch(self.datasets.loc[name])
+        shared = [_containment(sketch, _sketch(other)) for _, other in self.datasets.iterrows()]
+        return {
+            name,
+            *self.datasets.index[close | (np.array(shared) >= NEAR_DUPLICATE_CONTAINMENT)],
+        }
 
     def nearest(self, metafeatures: Mapping[str, float], k: int) -> list[str]:
         """The ``k`` reference datasets nearest to ``metafeatures``, nearest first.
@@ -192,6 +212,26 @@ class KnowledgeBase:
         return [self.pipelines[self.portfolio[i]] for i in chosen]
 
 
+def _sketch(dataset: pd.Series) -> tuple[int, set[str]]:
+    return int(dataset["distinct_rows"]), set(dataset["row_sketch"].split())
+
+
+def _containment(first: tuple[int, set[str]], second: tuple[int, set[str]]) -> float:
+    """Estimated share of the smaller dataset's distinct rows that the other one has.
+
+    The Jaccard index of the two row sets is the share of the ``SKETCH_SIZE``
+    smallest hashes of their union that both have (Broder 1997); from it and the set
+    sizes follows the size of the intersection. Exact when both are small.
+    """
+    (size_a, a), (size_b, b) = first, second
+    union = sorted(a | b)[:SKETCH_SIZE]
+    if not union:
+        return 0.0
+    jaccard = sum(h in a and h in b for h in union) / len(union)
+    shared = jaccard * (size_a + size_b) / (1 + jaccard)
+    return min(1.0, shared / min(size_a, size_b))
+
+
 def _normalised_regret(scores: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
     """Per dataset, 0 for the best score and 1 for the worst; failures count as the worst."""
     regret = np.ones_like(scores)
@@ -206,8 +246,8 @@ def _normalised_regret(scores: np.ndarray, metrics: Sequence[str]) -> np.ndarray
     return regret
 
 
-def _read_csv(root: Traversable | Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(StringIO(root.joinpath(name).read_text()))
+def _read_csv(root: Traversable | Path, name: str, **options) -> pd.DataFrame:
+    return pd.read_csv(StringIO(root.joinpath(name).read_text()), **options)
 
 
 def _lines(root: Traversable | Path, name: str) -> list[str]:

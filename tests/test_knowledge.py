@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 
 from automl.components import default_grammar
 from automl.data import check_training_data
-from automl.knowledge import Found, KnowledgeBase, read_manifest
+from automl.knowledge import SCHEMA_VERSION, SKETCH_SIZE, Found, KnowledgeBase, read_manifest
 from automl.metafeatures import METAFEATURE_NAMES
 from tests.helpers import REPO, mixed_frame
 
@@ -23,7 +24,7 @@ SHIPPED = KnowledgeBase.load()
 
 def test_the_manifest_reads_from_a_checkout():
     manifest = read_manifest()
-    assert manifest["schema_version"] == 1 and manifest["pipeline_format"] == 1
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["pipeline_format"] == 1
 
 
 @pytest.mark.parametrize("root", [None, FIXTURE], ids=["shipped", "fixture"])
@@ -47,13 +48,17 @@ def test_the_fixture_reads_back():
     assert np.all(knowledge.regret.min(axis=0) == 0)  # some candidate is best on each dataset
 
 
-def _handmade(regret: list[list[float]], rows: list[int]) -> KnowledgeBase:
-    """Datasets d0, d1, ... with the given rows and 2 classes; candidate i found on d_i."""
+def _handmade(
+    regret: list[list[float]], rows: list[int], sketches: list[str] | None = None
+) -> KnowledgeBase:
+    """Datasets d0, d1, ... with the given rows (all distinct, with disjoint sketches
+    unless given) and 2 classes; candidate i found best on d_i, with ROC AUC 1 - regret."""
     grammar = default_grammar(check_training_data(*mixed_frame(200)).profile)
     pipelines = [grammar.default_pipeline(name) for name in grammar.options("classifier")]
     names = [f"d{j}" for j in range(len(rows))]
     datasets = pd.DataFrame(
-        {"n_rows": rows, "n_classes": 2, "metric": "roc_auc"}
+        {"n_rows": rows, "n_classes": 2, "metric": "roc_auc", "distinct_rows": rows}
+        | {"row_sketch": sketches or [f"{j:016x}" for j in range(len(rows))]}
         | {name: np.arange(len(rows), dtype=float) for name in METAFEATURE_NAMES},
         index=pd.Index(names, name="dataset"),
     )
@@ -63,7 +68,7 @@ def _handmade(regret: list[list[float]], rows: list[int]) -> KnowledgeBase:
         {p.key: p for p in candidates},
         tuple(Found(names[i], 0, 0.9, p.key) for i, p in enumerate(candidates)),
         tuple(p.key for p in candidates),
-        np.array(regret, dtype=float),
+        1.0 - np.array(regret, dtype=float),
     )
 
 
@@ -88,6 +93,35 @@ def test_leaving_a_dataset_out_removes_its_near_duplicates_and_what_was_found_on
     assert {f.dataset for f in rest.found} == {"d2"}
     assert rest.portfolio == (knowledge.portfolio[2],)
     assert rest.regret.shape == (1, 1)
+
+
+def _bottom(hashes: np.ndarray, k: int = SKETCH_SIZE) -> str:
+    return " ".join(f"{h:016x}" for h in np.unique(hashes)[:k])
+
+
+def test_datasets_that_share_most_rows_are_near_duplicates_whatever_their_size():
+    rng = np.random.default_rng(0)
+    d0 = rng.integers(0, 2**63, 300, dtype=np.uint64)
+    d1 = rng.choice(d0, 100, replace=False)  # a subset, as glass2 of glass
+    d2 = np.concatenate(  # a quarter of its rows are rows of d0: another dataset
+        [rng.choice(d0, 30, replace=False), rng.integers(0, 2**63, 100, dtype=np.uint64)]
+    )
+    knowledge = _handmade([[0.0, 0.0, 0.0]], [300, 100, 130], [_bottom(d) for d in (d0, d1, d2)])
+    assert knowledge.near_duplicates("d1") == {"d0", "d1"}
+    assert knowledge.near_duplicates("d0") == {"d0", "d1"}
+    assert knowledge.near_duplicates("d2") == {"d2"}
+
+
+def test_leaving_out_keeps_only_what_the_kept_datasets_contributed():
+    # Candidate 1 is best on d1 (left out) and second best on d2: it leaves the
+    # portfolio, and d2's regrets are normalised again over what is left.
+    knowledge = _handmade([[0.0, 1.0, 0.5], [1.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [100, 200, 300])
+    knowledge = replace(
+        knowledge, found=(*knowledge.found, Found("d2", 1, 0.9, knowledge.portfolio[1]))
+    )
+    rest = knowledge.without(["d1"])
+    assert rest.portfolio == (knowledge.portfolio[0], knowledge.portfolio[2])
+    assert rest.regret.tolist() == [[0.0, 0.0], [1.0, 1.0]]
 
 
 def test_the_nearest_datasets_come_nearest_first():
