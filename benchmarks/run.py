@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"No datasets at {args.data_dir}: pass --data-dir (the classification folder)."
         )
+    _check_knowledge(args.systems.split(","))
     names = _dataset_names(args.datasets)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +62,18 @@ def main(argv: list[str] | None = None) -> int:
             print(_one_line(result), flush=True)
     print(report(pd.read_json(out, lines=True)))
     return 0
+
+
+def _check_knowledge(systems: list[str]) -> None:
+    """A warm start from an empty knowledge base is a cold start under a warm name."""
+    from automl.knowledge import KnowledgeBase
+
+    warm = [s for s in systems if s.startswith("automl") and not s.endswith("-cold")]
+    if warm and len(KnowledgeBase.load()) == 0:
+        raise SystemExit(
+            f"{warm[0]} warm-starts, but the knowledge base in metadata/ is empty: build it "
+            "first (automl kb build), or run automl-cold."
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
