@@ -5,13 +5,17 @@ line per finished dataset, so that a build that takes hours resumes where it
 stopped (a torn last line, from a kill, is ignored and redone)::
 
     search:    for each reference dataset, smallest first:
-                   meta-features; a cold AutoClassifier search with a long budget;
-                   its best distinct pipelines
+                   a cold AutoClassifier search with a long budget; its best distinct
+                   pipelines
     portfolio: candidates <- the best pipelines of every dataset
                for each dataset: cross-validate every candidate there (on at most
                    PORTFOLIO_ROWS rows, with a time limit each)
-    write:     datasets.csv (with a sketch of each dataset's rows, to tell versions of one
-               dataset apart), pipelines.jsonl, performance.csv, manifest.json
+    write:     for each dataset: its meta-features (today's version) and a sketch
+                   of its rows (to tell versions of one dataset apart)
+               datasets.csv, pipelines.jsonl, performance.csv, manifest.json
+
+A portfolio record made with other settings (rows, folds, time limit) or fewer
+candidates is scored again.
 
 Reference datasets are PMLB-style files: ``<name>.tsv.gz``, the label in column
 ``target``.
@@ -114,17 +118,15 @@ def build_knowledge_base(
     candidates = portfolio_candidates(searches.values())
     scored = _read_journal(journal / PORTFOLIO_JOURNAL)
     for name in names:
-        if name not in scored or set(scored[name]["scores"]) < set(candidates):
+        if not _is_current(scored.get(name), candidates):
             log(f"portfolio {name}: {len(candidates)} candidates ...")
             metric = searches[name]["metric"]
             record = score_portfolio(datasets_dir, name, candidates, metric, n_jobs=n_jobs)
             scored[name] = _append(journal / PORTFOLIO_JOURNAL, record)
     scored = {name: scored[name] for name in names}
-    sketches = {name: row_sketch(load_reference(datasets_dir, name)[0]) for name in names}
+    described = {name: describe(*load_reference(datasets_dir, name)) for name in names}
     source = f"{Path(datasets_dir).name} ({len(names)} datasets of {min_rows} rows or more)"
-    write_knowledge_base(
-        out, searches, candidates, scored, sketches, source=source, scale=budget_scale
-    )
+    write_knowledge_base(out, searches, candidates, scored, described, source=source)
     log(f"wrote the knowledge base of {len(names)} datasets to {out}")
 
 
@@ -151,19 +153,22 @@ def load_reference(datasets_dir: str | os.PathLike, name: str) -> tuple[pd.DataF
     return frame.drop(columns=TARGET), frame[TARGET]
 
 
-def row_sketch(X: pd.DataFrame) -> dict:
-    """How many distinct rows ``X`` has and the ``SKETCH_SIZE`` smallest of their hashes.
+def describe(X: pd.DataFrame, y: pd.Series) -> dict:
+    """The meta-features of a reference dataset, and a sketch of its rows.
 
-    Numbers are hashed as floats rounded to 6 digits, so that a column read as
-    integers in one file and as floats in another hashes alike.
+    The sketch is how many distinct rows ``X`` has and the ``SKETCH_SIZE`` smallest
+    of their hashes. Numbers are hashed as floats rounded to 6 digits, so that a
+    column read as integers in one file and as floats in another hashes alike.
     """
+    data = check_training_data(X, y)
+    metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
     numeric = X.select_dtypes("number").columns
     X = X.assign(**{column: X[column].astype(float).round(6) for column in numeric})
     hashes = np.unique(pd.util.hash_pandas_object(X, index=False).to_numpy())
     return {
         "distinct_rows": len(hashes),
         "row_sketch": " ".join(f"{h:016x}" for h in hashes[:SKETCH_SIZE]),
-    }
+    } | metafeatures
 
 
 def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dict:
@@ -189,7 +194,6 @@ def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dic
         "budget": budget,
         "n_evaluations": len(model.history_),
         "best_score": best[0].score,
-        "metafeatures": compute_metafeatures(data.X, data.y_codes, data.profile),
         "best": [{"pipeline": t.pipeline.to_dict(), "score": t.score} for t in best],
     }
 
@@ -241,7 +245,21 @@ def score_portfolio(
         run_search(_Listed(proposals), runner, history, budget=budget, n_jobs=n_jobs, clock=clock)
     found = {t.origin: t.score for t in history.trials if t.ok}
     scores = {key: found.get(p.key) if p else None for key, p in adapted.items()}
-    return {"dataset": name, "metric": metric.name, "scores": scores}
+    return {"dataset": name, "metric": metric.name, "scores": scores} | _PORTFOLIO_SETTINGS
+
+
+_PORTFOLIO_SETTINGS = {
+    "rows": PORTFOLIO_ROWS,
+    "folds": PORTFOLIO_FOLDS,
+    "time_limit": PORTFOLIO_TIME_LIMIT,
+}
+
+
+def _is_current(record: dict | None, candidates: dict) -> bool:
+    """Whether a portfolio record scored every candidate, with today's settings."""
+    if record is None or not set(candidates) <= set(record["scores"]):
+        return False
+    return all(record.get(key) == value for key, value in _PORTFOLIO_SETTINGS.items())
 
 
 def _one_repeat(folds) -> Fidelity:
@@ -271,18 +289,14 @@ def write_knowledge_base(
     searches: dict,
     candidates: dict,
     scored: dict,
-    sketches: dict,
+    described: dict,
     *,
     source: str,
-    scale: float,
 ) -> None:
     """The knowledge base's files and manifest, from the journals' records."""
     records = list(searches.values())
     datasets = pd.DataFrame(
-        [
-            {k: r[k] for k in _DATASET_COLUMNS} | sketches[r["dataset"]] | r["metafeatures"]
-            for r in records
-        ]
+        [{k: r[k] for k in _DATASET_COLUMNS} | described[r["dataset"]] for r in records]
     )
     datasets.to_csv(out / DATASETS_FILE, index=False, float_format="%.6g")
     lines = [
@@ -301,12 +315,14 @@ def write_knowledge_base(
     performance = pd.DataFrame({name: record["scores"] for name, record in scored.items()})
     performance = performance.reindex(list(candidates)).rename_axis("candidate")
     performance.to_csv(out / PERFORMANCE_FILE, float_format="%.6g")
-    manifest = _manifest(records, source=source, scale=scale)
+    manifest = _manifest(records, source=source)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def _manifest(records: list[dict], *, source: str, scale: float) -> dict:
-    budgets = [search_budget(rows) * scale for rows in (0, 2000, 50_000)]
+def _manifest(records: list[dict], *, source: str) -> dict:
+    # From the records, not today's settings: a resumed build keeps earlier searches.
+    budgets = sorted({r["budget"] for r in records})
+    hours = sum(r["budget"] for r in records) / 3600
     return {
         "schema_version": SCHEMA_VERSION,
         "pipeline_format": FORMAT_VERSION,
@@ -316,8 +332,9 @@ def _manifest(records: list[dict], *, source: str, scale: float) -> dict:
         "automl_version": __version__,
         "built": datetime.now(UTC).strftime("%Y-%m-%d"),
         "source": source,
-        "search": "a cold AutoClassifier search each, random_state=0, for {:g} s below 2,000 "
-        "rows, {:g} s below 50,000, {:g} s above".format(*budgets),
+        "search": "a cold AutoClassifier search each (random_state=0, n_jobs=1, no ensemble) "
+        f"of {', '.join(f'{b:g}' for b in budgets)} s by size, {hours:.1f} h in all; each "
+        "dataset's budget is in datasets.csv",
         "portfolio": f"the best pipeline of each dataset, scored on every dataset by "
         f"{PORTFOLIO_FOLDS}-fold CV on at most {PORTFOLIO_ROWS} rows, {PORTFOLIO_TIME_LIMIT:g} s "
         "at most each",

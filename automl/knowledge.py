@@ -97,14 +97,15 @@ class KnowledgeBase:
         Raises
         ------
         ValueError
-            If it was built with other meta-features or another schema; rebuild it.
+            If it was built with other meta-features or another schema, or a value
+            a warm start needs is missing; rebuild it.
         """
         root = root or metadata_root()
         manifest = read_manifest(root)
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
                 f"The knowledge base has schema {manifest.get('schema_version')!r}; this "
-                f"automl reads schema {SCHEMA_VERSION}. Rebuild it with `automl kb build`."
+                f"automl reads schema {SCHEMA_VERSION}. {_REBUILD}"
             )
         if not manifest.get("datasets"):
             return cls.empty()
@@ -112,10 +113,11 @@ class KnowledgeBase:
             raise ValueError(
                 f"The knowledge base holds meta-features of version "
                 f"{manifest.get('metafeature_version')!r}; this automl computes version "
-                f"{METAFEATURE_VERSION}. Rebuild it with `automl kb build`."
+                f"{METAFEATURE_VERSION}. {_REBUILD}"
             )
         # Read as text: a sketch of one hash that is all digits must not become a number.
         datasets = _read_csv(root, DATASETS_FILE, dtype={"row_sketch": str}).set_index("dataset")
+        _check_datasets(datasets)
         records = [json.loads(line) for line in _lines(root, PIPELINES_FILE)]
         pipelines = {r["id"]: PipelineSpec.from_dict(r["pipeline"]) for r in records}
         found = tuple(
@@ -210,6 +212,37 @@ class KnowledgeBase:
             chosen.append(best)
             least = np.minimum(least, regret[best])
         return [self.pipelines[self.portfolio[i]] for i in chosen]
+
+
+_REBUILD = "Rebuild it with `automl kb build`, or fit with warm_start=False to start without it."
+
+
+def _check_datasets(datasets: pd.DataFrame) -> None:
+    """Every value that nearest datasets and regrets need is there and usable."""
+    needed = ["n_rows", "metric", "distinct_rows", "row_sketch", *METAFEATURE_NAMES]
+    missing = [column for column in needed if column not in datasets.columns]
+    if missing:
+        raise ValueError(f"The knowledge base's {DATASETS_FILE} lacks {missing}. {_REBUILD}")
+    numbers = datasets[["n_rows", "distinct_rows", *METAFEATURE_NAMES]].apply(
+        pd.to_numeric, errors="coerce"
+    )
+    problems = [
+        f"{name}: {column}"
+        for name, row in numbers.iterrows()
+        for column, value in row.items()
+        if not np.isfinite(value)
+    ]
+    problems += [
+        f"{name}: metric {metric!r}"
+        for name, metric in datasets["metric"].items()
+        if metric not in METRICS
+    ]
+    problems += [f"{name}: row_sketch" for name, v in datasets["row_sketch"].items() if pd.isna(v)]
+    if problems:
+        raise ValueError(
+            f"The knowledge base's {DATASETS_FILE} has missing or invalid values "
+            f"({', '.join(problems[:5])}{', ...' if len(problems) > 5 else ''}). {_REBUILD}"
+        )
 
 
 def _sketch(dataset: pd.Series) -> tuple[int, set[str]]:

@@ -77,6 +77,16 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     assert np.all(knowledge.regret.min(axis=0) == 0)
     scored = [json.loads(line) for line in (tmp_path / "journal" / PORTFOLIO_JOURNAL).open()]
     assert all(set(r["scores"]) <= set(knowledge.portfolio) for r in scored)
+    assert "12 s by size" in read_manifest(tmp_path)["search"]  # 60 s x 0.2, from the records
+
+    # A portfolio record made with other settings is scored again; the others are kept.
+    stale = scored[-1] | {"time_limit": 1.0}
+    with open(tmp_path / "journal" / PORTFOLIO_JOURNAL, "a") as journal:
+        journal.write(json.dumps(stale) + "\n")
+    logged.clear()
+    build_knowledge_base(datasets, tmp_path, budget_scale=0.2, log=logged.append)
+    rescored = [line.split(":")[0] for line in logged if "candidates ..." in line]
+    assert rescored == [f"portfolio {stale['dataset']}"]
 
 
 def test_candidates_that_compute_the_same_are_scored_once(datasets, monkeypatch):

@@ -36,6 +36,8 @@ def test_every_stored_pipeline_parses_under_todays_grammar(root):
         pipeline = knowledge.pipelines[found.id]
         assert pipeline.key == found.id
         assert grammar.adapt(pipeline) is not None
+        for _, step in pipeline.steps():  # adapt would drop a renamed hyperparameter
+            assert grammar.complete_step(step.name, step.kwargs).kwargs.keys() == step.kwargs.keys()
     assert set(knowledge.portfolio) <= set(knowledge.pipelines)
     assert knowledge.regret.shape == (len(knowledge.portfolio), len(knowledge))
 
@@ -136,7 +138,30 @@ def test_a_knowledge_base_of_other_meta_features_is_refused(tmp_path):
         (tmp_path / path.name).write_text(path.read_text())
     manifest = read_manifest(tmp_path) | {"metafeature_version": 0}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match="Rebuild it with `automl kb build`"):
+    with pytest.raises(ValueError, match="Rebuild it with `automl kb build`, or fit with warm"):
+        KnowledgeBase.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("metric", None, r"invalid values \(glass: metric nan\)"),
+        ("landmark_lda", None, r"invalid values \(glass: landmark_lda\)"),
+        ("row_sketch", "drop", r"lacks \['row_sketch'\]"),
+    ],
+)
+def test_a_knowledge_base_with_gaps_is_refused_by_name(tmp_path, column, value, message):
+    # A NaN meta-feature would make every distance NaN and the nearest datasets the
+    # first ones in the file; an empty metric would fail later with a bare KeyError.
+    for path in FIXTURE.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    datasets = pd.read_csv(tmp_path / "datasets.csv").set_index("dataset")
+    if value == "drop":
+        datasets = datasets.drop(columns=column)
+    else:
+        datasets.loc["glass", column] = value
+    datasets.to_csv(tmp_path / "datasets.csv")
+    with pytest.raises(ValueError, match=message):
         KnowledgeBase.load(tmp_path)
 
 
