@@ -3,7 +3,8 @@
     python benchmarks/report.py benchmarks/results/run.jsonl [more.jsonl ...] [--plot anytime.png]
         [--versus automl@10 automl-cold@60]
 
-For each budget: the test score of every system on every dataset, the mean rank of
+For each budget: the test score of every system on every dataset (the mean over the
+seeds, each a different 75/25 split, where several were run), the mean rank of
 each system (1 is best; ROC AUC higher and log loss lower are better), how often each
 AutoClassifier variant is at least as good as each other system, and its time over
 budget and peak memory. The plot shows the best cross-validation score over time of
@@ -60,12 +61,14 @@ def report(results: pd.DataFrame) -> str:
 
 
 def _budget_section(ok: pd.DataFrame, budget: float) -> str:
-    scores = ok.pivot_table(index="dataset", columns="system", values="test_score", aggfunc="last")
+    scores = ok.pivot_table(index="dataset", columns="system", values="test_score", aggfunc="mean")
     objective = ok.pivot_table(
-        index="dataset", columns="system", values="objective", aggfunc="last"
+        index="dataset", columns="system", values="objective", aggfunc="mean"
     )
     table = scores.assign(metric=ok.groupby("dataset")["metric"].last())
-    lines = [f"== budget {budget:g} s: test score ==", table.to_string(float_format=_fmt)]
+    seeds = ok["seed"].nunique()
+    title = f"test score, mean over {seeds} seeds" if seeds > 1 else "test score"
+    lines = [f"== budget {budget:g} s: {title} ==", table.to_string(float_format=_fmt)]
     ranks = objective.rank(axis=1, ascending=False).mean().sort_values()
     lines.append("\nmean rank (1 is best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()))
     for system in [s for s in objective.columns if s.startswith("automl")]:
@@ -132,21 +135,29 @@ def _combiner_lines(system: str, group: pd.DataFrame) -> list[str]:
 
 
 def versus(results: pd.DataFrame, first: str, second: str) -> str:
-    """How ``first`` ("system@budget") does against ``second`` on the datasets both ran."""
+    """How ``first`` ("system@budget") does against ``second`` on the datasets both ran:
+    on the test score, and on the best CV score (what the search itself optimises)."""
     ok = results[results["status"] == "ok"]
-    objectives = []
-    for run in (first, second):
-        system, budget = run.rsplit("@", 1)
-        chosen = ok[(ok["system"] == system) & (ok["budget"] == float(budget))]
-        sign = np.where(chosen["metric"] == "log_loss", -1.0, 1.0)
-        objectives.append(pd.Series(sign * chosen["test_score"].to_numpy(), chosen["dataset"]))
-    both = pd.concat(objectives, axis=1, join="inner")
-    difference = both[0] - both[1]
-    return (
-        f"{first} vs {second} on {len(both)} datasets: better on {(difference > 0).sum()}, "
-        f"equal on {(difference == 0).sum()}, worse on {(difference < 0).sum()}; median "
-        f"difference {difference.median():+.4f} (ROC AUC, or minus log loss)"
-    )
+    lines = []
+    for column, what in (("test_score", "test score"), ("cv_score", "best CV score")):
+        if column not in ok:  # systems without a CV score of their own (FLAML, a default)
+            continue
+        objectives = []
+        for run in (first, second):
+            system, budget = run.rsplit("@", 1)
+            chosen = ok[(ok["system"] == system) & (ok["budget"] == float(budget))]
+            sign = np.where(chosen["metric"] == "log_loss", -1.0, 1.0)
+            values = pd.Series(sign * chosen[column].to_numpy(), chosen["dataset"])
+            objectives.append(values.groupby(level=0).mean())  # over seeds
+        both = pd.concat(objectives, axis=1, join="inner").dropna()
+        difference = both[0] - both[1]
+        lines.append(
+            f"{first} vs {second}, {what}, on {len(both)} datasets: better on "
+            f"{(difference > 0).sum()}, equal on {(difference == 0).sum()}, worse on "
+            f"{(difference < 0).sum()}; median difference {difference.median():+.4f} "
+            "(ROC AUC, or minus log loss)"
+        )
+    return "\n".join(lines)
 
 
 def _fmt(value: float) -> str:
