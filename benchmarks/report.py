@@ -140,16 +140,17 @@ def versus(results: pd.DataFrame, first: str, second: str) -> str:
     ok = results[results["status"] == "ok"]
     lines = []
     for column, what in (("test_score", "test score"), ("cv_score", "best CV score")):
-        if column not in ok:  # systems without a CV score of their own (FLAML, a default)
-            continue
         objectives = []
         for run in (first, second):
             system, budget = run.rsplit("@", 1)
             chosen = ok[(ok["system"] == system) & (ok["budget"] == float(budget))]
             sign = np.where(chosen["metric"] == "log_loss", -1.0, 1.0)
-            values = pd.Series(sign * chosen[column].to_numpy(), chosen["dataset"])
+            column_values = chosen.get(column, pd.Series(np.nan, chosen.index))  # FLAML: no CV
+            values = pd.Series(sign * column_values.to_numpy(), chosen["dataset"])
             objectives.append(values.groupby(level=0).mean())  # over seeds
         both = pd.concat(objectives, axis=1, join="inner").dropna()
+        if both.empty:
+            continue
         difference = both[0] - both[1]
         lines.append(
             f"{first} vs {second}, {what}, on {len(both)} datasets: better on "
