@@ -42,6 +42,13 @@ def test_every_stored_pipeline_parses_under_todays_grammar(root):
     assert knowledge.regret.shape == (len(knowledge.portfolio), len(knowledge))
 
 
+def test_the_shipped_knowledge_base_covers_the_reference_datasets():
+    manifest = read_manifest()
+    assert len(SHIPPED) == len(manifest["datasets"]) >= 30
+    assert {d["name"] for d in manifest["datasets"]} == set(SHIPPED.datasets.index)
+    assert len(SHIPPED.portfolio) >= 10 and len(SHIPPED.greedy_portfolio(8)) == 8
+
+
 def test_the_fixture_reads_back():
     knowledge = KnowledgeBase.load(FIXTURE)
     assert len(knowledge) == 5 and len(knowledge.portfolio) >= 2
