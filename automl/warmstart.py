@@ -15,6 +15,7 @@ they are on other scales, and the seeds' own scores arrive within seconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from itertools import chain, zip_longest
 
@@ -34,7 +35,14 @@ MAX_SEEDS = 12
 def warm_start_pipelines(
     knowledge: KnowledgeBase, metafeatures: Mapping[str, float], grammar: Grammar
 ) -> list[PipelineSpec]:
-    """Pipelines that did well on reference data like this, adapted to it; best bets first."""
+    """Pipelines that did well on reference data like this, adapted to it; best bets first.
+
+    None for data smaller than every reference dataset: nothing in the knowledge base
+    is like it (on 8 rows, the boosters that led on 100 cannot even split).
+    """
+    n_rows = round(math.exp(metafeatures["log_rows"]))
+    if len(knowledge) == 0 or n_rows < knowledge.datasets["n_rows"].min():
+        return []
     neighbours = knowledge.nearest(metafeatures, N_NEIGHBOURS)
     from_neighbours = chain.from_iterable(
         knowledge.best_pipelines(name, PER_NEIGHBOUR) for name in neighbours

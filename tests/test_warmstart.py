@@ -44,6 +44,12 @@ def test_an_empty_knowledge_base_gives_no_seeds():
     assert _seeds(*mixed_frame(200), knowledge=KnowledgeBase.empty())[2] == []
 
 
+def test_data_smaller_than_every_reference_dataset_gets_no_seeds():
+    smallest = int(KNOWLEDGE.datasets["n_rows"].min())
+    assert _seeds(*mixed_frame(smallest - 10))[2] == []
+    assert _seeds(*mixed_frame(smallest))[2] != []
+
+
 @pytest.fixture(scope="module")
 def frame():
     return mixed_frame(300, seed=1)
