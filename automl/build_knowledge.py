@@ -12,10 +12,10 @@ stopped (a torn last line, from a kill, is ignored and redone)::
                    PORTFOLIO_ROWS rows, with a time limit each)
     write:     for each dataset: its meta-features (today's version) and a sketch
                    of its rows (to tell versions of one dataset apart)
-               datasets.csv, pipelines.jsonl, performance.csv, manifest.json
+               datasets.csv, pipelines.jsonl, performance.csv, fit_times.csv, manifest.json
 
-A portfolio record made with other settings (rows, folds, time limit) or fewer
-candidates is scored again.
+A portfolio record made with other settings (rows, folds, time limit), or that
+lacks a candidate or its fit time, is scored again.
 
 Reference datasets are PMLB-style files: ``<name>.tsv.gz``, the label in column
 ``target``.
@@ -43,6 +43,7 @@ from automl.grammar import FORMAT_VERSION, PipelineSpec
 from automl.history import History, Proposal, Trial
 from automl.knowledge import (
     DATASETS_FILE,
+    FIT_TIMES_FILE,
     PERFORMANCE_FILE,
     PIPELINES_FILE,
     PORTFOLIO_PER_DATASET,
@@ -243,9 +244,14 @@ def score_portfolio(
         )
         budget = Budget(start, None, len(proposals), PORTFOLIO_TIME_LIMIT)
         run_search(_Listed(proposals), runner, history, budget=budget, n_jobs=n_jobs, clock=clock)
-    found = {t.origin: t.score for t in history.trials if t.ok}
-    scores = {key: found.get(p.key) if p else None for key, p in adapted.items()}
-    return {"dataset": name, "metric": metric.name, "scores": scores} | _PORTFOLIO_SETTINGS
+    found = {t.origin: t for t in history.trials if t.ok}
+    trials = {key: found.get(p.key) if p else None for key, p in adapted.items()}
+    return {
+        "dataset": name,
+        "metric": metric.name,
+        "scores": {key: t and t.score for key, t in trials.items()},
+        "fit_times": {key: t and round(t.fit_time, 4) for key, t in trials.items()},
+    } | _PORTFOLIO_SETTINGS
 
 
 _PORTFOLIO_SETTINGS = {
@@ -256,8 +262,8 @@ _PORTFOLIO_SETTINGS = {
 
 
 def _is_current(record: dict | None, candidates: dict) -> bool:
-    """Whether a portfolio record scored every candidate, with today's settings."""
-    if record is None or not set(candidates) <= set(record["scores"]):
+    """Whether a portfolio record scored and timed every candidate, with today's settings."""
+    if record is None or not set(candidates) <= set(record.get("fit_times", {})):
         return False
     return all(record.get(key) == value for key, value in _PORTFOLIO_SETTINGS.items())
 
@@ -312,9 +318,10 @@ def write_knowledge_base(
     (out / PIPELINES_FILE).write_text(
         "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
     )
-    performance = pd.DataFrame({name: record["scores"] for name, record in scored.items()})
-    performance = performance.reindex(list(candidates)).rename_axis("candidate")
-    performance.to_csv(out / PERFORMANCE_FILE, float_format="%.6g")
+    for file, field in ((PERFORMANCE_FILE, "scores"), (FIT_TIMES_FILE, "fit_times")):
+        matrix = pd.DataFrame({name: record[field] for name, record in scored.items()})
+        matrix = matrix.reindex(list(candidates)).rename_axis("candidate")
+        matrix.to_csv(out / file, float_format="%.6g")
     manifest = _manifest(records, source=source)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
@@ -346,6 +353,7 @@ def _manifest(records: list[dict], *, source: str) -> dict:
             DATASETS_FILE: "size, a sketch of the rows and meta-features of each dataset",
             PIPELINES_FILE: f"the {TOP_PIPELINES} best pipelines of each (one per classifier)",
             PERFORMANCE_FILE: "the portfolio's CV scores (rows) on every dataset (columns)",
+            FIT_TIMES_FILE: "the seconds each of those evaluations spent fitting",
         },
     }
 

@@ -5,7 +5,9 @@ Three text files and a manifest, written by :mod:`automl.build_knowledge`:
 - ``datasets.csv``: one row per reference dataset, its size and meta-features;
 - ``pipelines.jsonl``: the best pipelines a long search found on each dataset;
 - ``performance.csv``: the cross-validated score of every one of those pipelines
-  (the candidate portfolio) on every dataset, empty where it failed.
+  (the candidate portfolio) on every dataset, empty where it failed;
+- ``fit_times.csv``: the seconds each of those evaluations spent fitting, which tell
+  cheap candidates from dear ones.
 
 This module only reads them, and answers the two questions a warm start asks:
 which reference datasets are nearest to new data, and which few pipelines cover
@@ -30,11 +32,12 @@ from automl.grammar import PipelineSpec
 from automl.metafeatures import METAFEATURE_NAMES, METAFEATURE_VERSION
 from automl.metrics import METRICS
 
-SCHEMA_VERSION = 2
-DATASETS_FILE, PIPELINES_FILE, PERFORMANCE_FILE = (
+SCHEMA_VERSION = 3
+DATASETS_FILE, PIPELINES_FILE, PERFORMANCE_FILE, FIT_TIMES_FILE = (
     "datasets.csv",
     "pipelines.jsonl",
     "performance.csv",
+    "fit_times.csv",
 )
 #: Of each dataset's best pipelines, how many join the candidate portfolio.
 PORTFOLIO_PER_DATASET = 1
@@ -76,7 +79,8 @@ class KnowledgeBase:
     """Reference datasets, their best pipelines, and how the portfolio did on each.
 
     ``scores[i, j]`` is the cross-validated score of portfolio candidate
-    ``portfolio[i]`` on dataset ``datasets.index[j]`` (NaN where it failed).
+    ``portfolio[i]`` on dataset ``datasets.index[j]`` (NaN where it failed), and
+    ``fit_times[i, j]`` the seconds its folds spent fitting there.
     """
 
     datasets: pd.DataFrame
@@ -84,6 +88,7 @@ class KnowledgeBase:
     found: tuple[Found, ...]
     portfolio: tuple[str, ...]
     scores: np.ndarray
+    fit_times: np.ndarray
 
     @property
     def regret(self) -> np.ndarray:
@@ -123,14 +128,24 @@ class KnowledgeBase:
         found = tuple(
             Found(r["dataset"], int(r["rank"]), float(r["score"]), r["id"]) for r in records
         )
-        scores = _read_csv(root, PERFORMANCE_FILE).set_index("candidate")
-        scores = scores.reindex(columns=datasets.index)
-        return cls(datasets, pipelines, found, tuple(scores.index), scores.to_numpy(float))
+        scores, fit_times = (
+            _read_csv(root, file).set_index("candidate").reindex(columns=datasets.index)
+            for file in (PERFORMANCE_FILE, FIT_TIMES_FILE)
+        )
+        fit_times = fit_times.reindex(scores.index)
+        return cls(
+            datasets,
+            pipelines,
+            found,
+            tuple(scores.index),
+            *(m.to_numpy(float) for m in (scores, fit_times)),
+        )
 
     @classmethod
     def empty(cls) -> KnowledgeBase:
         columns = ["dataset", "n_rows", "n_classes", "metric", *METAFEATURE_NAMES]
-        return cls(pd.DataFrame(columns=columns).set_index("dataset"), {}, (), (), np.empty((0, 0)))
+        nothing = np.empty((0, 0))
+        return cls(pd.DataFrame(columns=columns).set_index("dataset"), {}, (), (), nothing, nothing)
 
     def __len__(self) -> int:
         return len(self.datasets)
@@ -154,6 +169,7 @@ class KnowledgeBase:
             found=found,
             portfolio=tuple(np.array(self.portfolio, dtype=object)[kept_rows]),
             scores=self.scores[np.ix_(kept_rows, kept_columns)],
+            fit_times=self.fit_times[np.ix_(kept_rows, kept_columns)],
         )
 
     def near_duplicates(self, name: str) -> set[str]:

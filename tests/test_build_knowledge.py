@@ -77,6 +77,8 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     assert np.all(knowledge.regret.min(axis=0) == 0)
     scored = [json.loads(line) for line in (tmp_path / "journal" / PORTFOLIO_JOURNAL).open()]
     assert all(set(r["scores"]) <= set(knowledge.portfolio) for r in scored)
+    timed = np.isfinite(knowledge.scores)
+    assert np.all(knowledge.fit_times[timed] > 0) and np.all(np.isnan(knowledge.fit_times[~timed]))
     assert "12 s by size" in read_manifest(tmp_path)["search"]  # 60 s x 0.2, from the records
 
     # A portfolio record made with other settings is scored again; the others are kept.
@@ -106,6 +108,8 @@ def test_candidates_that_compute_the_same_are_scored_once(datasets, monkeypatch)
     record = score_portfolio(datasets, "two", candidates, "roc_auc", n_jobs=1)
     scores = record["scores"]
     assert scores[forest.key] == scores[scaled.key] != scores[logistic.key]
+    fit_times = record["fit_times"]
+    assert fit_times[forest.key] == fit_times[scaled.key] > 0 and fit_times[logistic.key] > 0
     assert sorted(evaluated) == sorted([forest.key, logistic.key])
     assert all(0.5 < score <= 1 for score in scores.values())
 

@@ -78,6 +78,7 @@ def _handmade(
         tuple(Found(names[i], 0, 0.9, p.key) for i, p in enumerate(candidates)),
         tuple(p.key for p in candidates),
         1.0 - np.array(regret, dtype=float),
+        np.ones((len(regret), len(rows))),
     )
 
 
