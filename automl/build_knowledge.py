@@ -172,7 +172,7 @@ def describe(X: pd.DataFrame, y: pd.Series) -> dict:
 
 
 def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dict:
-    """Meta-features and the best pipelines of a cold search on dataset ``name``."""
+    """The best pipelines of a cold search on dataset ``name``, and what it cost."""
     X, y = load_reference(datasets_dir, name)
     data = check_training_data(X, y)
     budget = search_budget(len(y)) * scale
