@@ -364,8 +364,11 @@ def _read_journal(path: Path) -> dict[str, dict]:
 
 
 def _append(path: Path, record: dict) -> dict:
+    # A killed build can leave a torn last line without its newline; the record
+    # goes on a line of its own so that it is not lost with the torn one.
+    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a") as file:
-        file.write(json.dumps(record, sort_keys=True) + "\n")
+        file.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
         file.flush()
         os.fsync(file.fileno())
     return record
