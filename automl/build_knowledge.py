@@ -173,7 +173,7 @@ def describe(X: pd.DataFrame, y: pd.Series) -> dict:
 
 
 def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dict:
-    """Meta-features and the best pipelines of a cold search on dataset ``name``."""
+    """The best pipelines of a cold search on dataset ``name``, and what it cost."""
     X, y = load_reference(datasets_dir, name)
     data = check_training_data(X, y)
     budget = search_budget(len(y)) * scale
@@ -372,8 +372,11 @@ def _read_journal(path: Path) -> dict[str, dict]:
 
 
 def _append(path: Path, record: dict) -> dict:
+    # A killed build can leave a torn last line without its newline; the record
+    # goes on a line of its own so that it is not lost with the torn one.
+    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a") as file:
-        file.write(json.dumps(record, sort_keys=True) + "\n")
+        file.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
         file.flush()
         os.fsync(file.fileno())
     return record

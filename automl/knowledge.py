@@ -242,11 +242,10 @@ def _check_datasets(datasets: pd.DataFrame) -> None:
     numbers = datasets[["n_rows", "distinct_rows", *METAFEATURE_NAMES]].apply(
         pd.to_numeric, errors="coerce"
     )
+    # Vectorised: this runs in every warm-started fit.
     problems = [
-        f"{name}: {column}"
-        for name, row in numbers.iterrows()
-        for column, value in row.items()
-        if not np.isfinite(value)
+        f"{numbers.index[i]}: {numbers.columns[j]}"
+        for i, j in np.argwhere(~np.isfinite(numbers.to_numpy(float)))
     ]
     problems += [
         f"{name}: metric {metric!r}"

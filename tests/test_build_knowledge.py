@@ -87,6 +87,7 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
         journal.write(json.dumps(stale) + "\n")
     logged.clear()
     build_knowledge_base(datasets, tmp_path, budget_scale=0.2, log=logged.append)
+    assert not [line for line in logged if line.startswith("search")]  # kept past the torn line
     rescored = [line.split(":")[0] for line in logged if "candidates ..." in line]
     assert rescored == [f"portfolio {stale['dataset']}"]
 
