@@ -46,7 +46,10 @@ from automl.knowledge import (
     FIT_TIMES_FILE,
     PERFORMANCE_FILE,
     PIPELINES_FILE,
+    PORTFOLIO_FOLDS,
     PORTFOLIO_PER_DATASET,
+    PORTFOLIO_ROWS,
+    PORTFOLIO_TIME_LIMIT,
     SCHEMA_VERSION,
     SKETCH_SIZE,
 )
@@ -61,12 +64,6 @@ TARGET = "target"
 MIN_ROWS = 100
 #: Pipelines stored per dataset, best first, for the nearest-neighbour warm start.
 TOP_PIPELINES = 3
-#: The portfolio is scored on a subsample of at most this many rows, 3-fold, with
-#: this limit per evaluation: it ranks candidates, it does not need their best score.
-#: The portfolio starts short searches, so a candidate that needs more than the limit
-#: on so few rows is one a warm start cannot use; it counts as failed there. (The
-#: nearest datasets' best pipelines, slow or not, still come from their searches.)
-PORTFOLIO_ROWS, PORTFOLIO_FOLDS, PORTFOLIO_TIME_LIMIT = 1000, 3, 10.0
 SEARCH_JOURNAL, PORTFOLIO_JOURNAL = "search.jsonl", "portfolio.jsonl"
 
 

@@ -200,7 +200,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             )  # fmt: skip
             history = History(metric, prefer_faster=self._time_aware)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
-            seeds = self._seeds(data, grammar)
+            seeds = self._seeds(data, grammar, n_jobs)
             with _interruptible(runner, history) as interruption:
                 run_search(
                     self._searcher(grammar, metric, folds, seeds, seed),
@@ -271,14 +271,15 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             return pipeline, [(best.pipeline, 1.0)], best, pipeline
         return model, [(trial.pipeline, weight) for trial, weight in chosen], best, pipeline
 
-    def _seeds(self, data, grammar) -> list[PipelineSpec]:
+    def _seeds(self, data, grammar, n_jobs: int) -> list[PipelineSpec]:
         """Warm-start pipelines, then the defaults of the classifiers they leave out."""
         defaults = grammar.default_pipelines()
         knowledge = self._knowledge()
         if len(knowledge) == 0:
             return defaults
         metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
-        warm = warm_start_pipelines(knowledge, metafeatures, grammar)
+        seconds = self.time_budget and self.time_budget * n_jobs
+        warm = warm_start_pipelines(knowledge, metafeatures, grammar, seconds=seconds)
         covered = {p.classifier.name for p in warm}
         return warm + [p for p in defaults if p.classifier.name not in covered]
 

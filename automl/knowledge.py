@@ -41,6 +41,11 @@ DATASETS_FILE, PIPELINES_FILE, PERFORMANCE_FILE, FIT_TIMES_FILE = (
 )
 #: Of each dataset's best pipelines, how many join the candidate portfolio.
 PORTFOLIO_PER_DATASET = 1
+#: The portfolio is scored on a subsample of at most this many rows, 3-fold, with
+#: this limit per evaluation: it ranks candidates, it does not need their best score.
+#: The portfolio starts short searches, so a candidate that needs more than the limit
+#: on so few rows is one a warm start cannot use; it counts as failed there.
+PORTFOLIO_ROWS, PORTFOLIO_FOLDS, PORTFOLIO_TIME_LIMIT = 1000, 3, 10.0
 #: Datasets whose row counts differ by at most this share are taken as versions of one
 #: another, whatever their labels (``mushroom`` and ``agaricus_lepiota``; ``allhyper``
 #: and ``allbp``, one table with two targets) ...
@@ -206,27 +211,48 @@ class KnowledgeBase:
         ranked = sorted((f for f in self.found if f.dataset == dataset), key=lambda f: f.rank)
         return [self.pipelines[f.id] for f in ranked[:n]]
 
+    def fit_seconds(self, datasets: Sequence[str], n_rows: int) -> np.ndarray:
+        """Each candidate's expected seconds of fitting (a 3-fold CV) on ``n_rows`` rows.
+
+        The median of its fit times on ``datasets``, each scaled linearly from the rows
+        it was timed on: rough, but it tells a ten-tree forest from a thousand-tree
+        booster. A candidate that failed or ran out of time there counts as the limit.
+        """
+        columns = self.datasets.index.isin(datasets)
+        timed_rows = np.minimum(self.datasets["n_rows"].to_numpy(float)[columns], PORTFOLIO_ROWS)
+        seconds = np.nan_to_num(self.fit_times[:, columns], nan=PORTFOLIO_TIME_LIMIT)
+        return np.median(seconds * (n_rows / timed_rows), axis=1)
+
     def greedy_portfolio(
-        self, size: int, datasets: Sequence[str] | None = None
+        self,
+        size: int,
+        datasets: Sequence[str] | None = None,
+        *,
+        cost: np.ndarray | None = None,
+        allowance: float = np.inf,
     ) -> list[PipelineSpec]:
-        """``size`` candidates that together leave the least regret on ``datasets``.
+        """At most ``size`` candidates that together leave the least regret on ``datasets``.
 
         Greedy, as auto-sklearn 2.0's portfolio (Feurer et al., JMLR 2022): each
         step adds the candidate that most lowers the mean, over the datasets, of
-        the least regret among the candidates chosen so far.
+        the least regret among the candidates chosen so far. With a ``cost`` per
+        candidate, each step chooses among those that still fit in ``allowance``.
         """
-        if not self.portfolio:
-            return []
         columns = self.datasets.index.isin(self.datasets.index if datasets is None else datasets)
         regret = self.regret[:, columns]
+        cost = np.zeros(len(self.portfolio)) if cost is None else cost
         chosen: list[int] = []
         least = np.ones(regret.shape[1])
         for _ in range(min(size, len(self.portfolio))):
             after = np.minimum(regret, least).mean(axis=1)
             after[chosen] = np.inf
+            after[cost > allowance] = np.inf
+            if not np.isfinite(after).any():
+                break
             best = int(np.argmin(after))
             chosen.append(best)
             least = np.minimum(least, regret[best])
+            allowance -= cost[best]
         return [self.pipelines[self.portfolio[i]] for i in chosen]
 
 

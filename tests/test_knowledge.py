@@ -14,7 +14,15 @@ import pytest
 
 from automl.components import default_grammar
 from automl.data import check_training_data
-from automl.knowledge import SCHEMA_VERSION, SKETCH_SIZE, Found, KnowledgeBase, read_manifest
+from automl.knowledge import (
+    PORTFOLIO_ROWS,
+    PORTFOLIO_TIME_LIMIT,
+    SCHEMA_VERSION,
+    SKETCH_SIZE,
+    Found,
+    KnowledgeBase,
+    read_manifest,
+)
 from automl.metafeatures import METAFEATURE_NAMES
 from tests.helpers import REPO, mixed_frame
 
@@ -58,10 +66,14 @@ def test_the_fixture_reads_back():
 
 
 def _handmade(
-    regret: list[list[float]], rows: list[int], sketches: list[str] | None = None
+    regret: list[list[float]],
+    rows: list[int],
+    sketches: list[str] | None = None,
+    fit_times: list[list[float]] | None = None,
 ) -> KnowledgeBase:
     """Datasets d0, d1, ... with the given rows (all distinct, with disjoint sketches
-    unless given) and 2 classes; candidate i found best on d_i, with ROC AUC 1 - regret."""
+    unless given) and 2 classes; candidate i found best on d_i, with ROC AUC 1 - regret,
+    fitting in 1 s everywhere unless ``fit_times`` say otherwise."""
     grammar = default_grammar(check_training_data(*mixed_frame(200)).profile)
     pipelines = [grammar.default_pipeline(name) for name in grammar.options("classifier")]
     names = [f"d{j}" for j in range(len(rows))]
@@ -78,7 +90,7 @@ def _handmade(
         tuple(Found(names[i], 0, 0.9, p.key) for i, p in enumerate(candidates)),
         tuple(p.key for p in candidates),
         1.0 - np.array(regret, dtype=float),
-        np.ones((len(regret), len(rows))),
+        np.ones((len(regret), len(rows))) if fit_times is None else np.array(fit_times, float),
     )
 
 
@@ -93,6 +105,30 @@ def test_the_greedy_portfolio_covers_the_datasets_together():
     assert {second.key, third.key} == {keys[1], keys[2]}
     # Restricted to the datasets where candidate 1 is best, it comes first.
     assert knowledge.greedy_portfolio(1, ["d0", "d1"])[0].key == keys[1]
+
+
+def test_a_greedy_portfolio_within_an_allowance_takes_what_fits():
+    knowledge = _handmade(
+        [[0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]], [100] * 4
+    )
+    keys = knowledge.portfolio
+    dear_first = np.array([5.0, 1.0, 1.0])
+    chosen = knowledge.greedy_portfolio(3, cost=dear_first, allowance=2.0)
+    assert [p.key for p in chosen] == [keys[1], keys[2]]  # the best single one does not fit
+    assert knowledge.greedy_portfolio(3, cost=dear_first, allowance=0.5) == []
+    assert len(knowledge.greedy_portfolio(3, cost=dear_first, allowance=7.0)) == 3
+
+
+def test_fit_seconds_scale_to_the_rows_and_count_a_failure_as_the_time_limit():
+    knowledge = _handmade(
+        [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+        [500, 2 * PORTFOLIO_ROWS, 10 * PORTFOLIO_ROWS],
+        fit_times=[[1.0, 4.0, 3.0], [1.0, np.nan, np.nan]],
+    )
+    # Timed on 500 rows, then on a PORTFOLIO_ROWS-row subsample of the larger two.
+    seconds = knowledge.fit_seconds(["d0", "d1", "d2"], n_rows=2000)
+    assert seconds == pytest.approx([6.0, 2 * PORTFOLIO_TIME_LIMIT])
+    assert knowledge.fit_seconds(["d0"], n_rows=250) == pytest.approx([0.5, 0.5])
 
 
 def test_leaving_a_dataset_out_removes_its_near_duplicates_and_what_was_found_on_them():

@@ -10,17 +10,18 @@ from automl.components import default_grammar
 from automl.data import check_training_data
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import compute_metafeatures
-from automl.warmstart import MAX_SEEDS, warm_start_pipelines
+from automl.warmstart import MAX_SEEDS, NEIGHBOURHOOD, SEED_SHARE, warm_start_pipelines
 from tests.helpers import REPO, mixed_frame
 
 KNOWLEDGE = KnowledgeBase.load(REPO / "tests" / "fixtures" / "knowledge")
 
 
-def _seeds(X, y, knowledge=KNOWLEDGE):
+def _seeds(X, y, knowledge=KNOWLEDGE, seconds=None):
     data = check_training_data(X, y)
     grammar = default_grammar(data.profile)
     metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
-    return grammar, metafeatures, warm_start_pipelines(knowledge, metafeatures, grammar)
+    seeds = warm_start_pipelines(knowledge, metafeatures, grammar, seconds=seconds)
+    return grammar, metafeatures, seeds
 
 
 def test_seeds_are_valid_here_distinct_and_few():
@@ -33,11 +34,27 @@ def test_seeds_are_valid_here_distinct_and_few():
         assert seed.encoding is not None
 
 
-def test_the_nearest_datasets_best_pipeline_comes_first():
+def test_the_candidate_that_leaves_the_neighbourhood_least_regret_comes_first():
     _, metafeatures, seeds = _seeds(*mixed_frame(200))
-    nearest = KNOWLEDGE.nearest(metafeatures, 1)[0]
-    best_there = KNOWLEDGE.best_pipelines(nearest, 1)[0]
-    assert seeds[0].classifier == best_there.classifier
+    neighbourhood = KNOWLEDGE.nearest(metafeatures, NEIGHBOURHOOD)
+    least = KNOWLEDGE.portfolio[int(np.argmin(KNOWLEDGE.regret.mean(axis=1)))]
+    assert set(neighbourhood) == set(KNOWLEDGE.datasets.index)  # the fixture is small
+    assert seeds[0].classifier == KNOWLEDGE.pipelines[least].classifier
+
+
+def test_a_short_search_gets_only_the_seeds_it_can_afford():
+    X, y = mixed_frame(200)
+    _, metafeatures, unlimited = _seeds(X, y)
+    neighbourhood = KNOWLEDGE.nearest(metafeatures, NEIGHBOURHOOD)
+    cost = dict(zip(KNOWLEDGE.portfolio, KNOWLEDGE.fit_seconds(neighbourhood, 200), strict=True))
+    cheapest = min(cost.values())
+    assert len(unlimited) == len(KNOWLEDGE.portfolio) and max(cost.values()) > 2 * cheapest
+    # A search of 1.5 x the cheapest candidate's cost over SEED_SHARE affords that one only.
+    _, _, afforded = _seeds(X, y, seconds=1.5 * cheapest / SEED_SHARE)
+    assert [s.classifier.name for s in afforded] == [
+        KNOWLEDGE.pipelines[min(cost, key=cost.get)].classifier.name
+    ]
+    assert _seeds(X, y, seconds=0.0)[2] == []
 
 
 def test_an_empty_knowledge_base_gives_no_seeds():
