@@ -62,7 +62,8 @@ from automl.workers import WorkerPool
 TARGET = "target"
 #: Smaller datasets teach little: their scores are too noisy to rank pipelines.
 MIN_ROWS = 100
-#: Pipelines stored per dataset, best first, for the nearest-neighbour warm start.
+#: Pipelines stored per dataset, best first, one per classifier: the best joins the
+#: portfolio; the others show what else came close there.
 TOP_PIPELINES = 3
 SEARCH_JOURNAL, PORTFOLIO_JOURNAL = "search.jsonl", "portfolio.jsonl"
 

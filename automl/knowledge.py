@@ -9,9 +9,9 @@ Three text files and a manifest, written by :mod:`automl.build_knowledge`:
 - ``fit_times.csv``: the seconds each of those evaluations spent fitting, which tell
   cheap candidates from dear ones.
 
-This module only reads them, and answers the two questions a warm start asks:
-which reference datasets are nearest to new data, and which few pipelines cover
-the reference datasets best (a greedy portfolio).
+This module only reads them, and answers the three questions a warm start asks:
+which reference datasets are nearest to new data, what each candidate would cost
+on it, and which few candidates cover those datasets best (a greedy portfolio).
 """
 
 from __future__ import annotations
@@ -205,11 +205,6 @@ class KnowledgeBase:
         spread[spread == 0] = 1.0
         distance = np.linalg.norm((reference - query) / spread, axis=1)
         return list(self.datasets.index[np.argsort(distance, kind="stable")[:k]])
-
-    def best_pipelines(self, dataset: str, n: int) -> list[PipelineSpec]:
-        """The ``n`` best pipelines that the search found on ``dataset``, best first."""
-        ranked = sorted((f for f in self.found if f.dataset == dataset), key=lambda f: f.rank)
-        return [self.pipelines[f.id] for f in ranked[:n]]
 
     def fit_seconds(self, datasets: Sequence[str], n_rows: int) -> np.ndarray:
         """Each candidate's expected seconds of fitting (a 3-fold CV) on ``n_rows`` rows.
