@@ -63,7 +63,7 @@ TARGET = "target"
 #: Smaller datasets teach little: their scores are too noisy to rank pipelines.
 MIN_ROWS = 100
 #: Pipelines stored per dataset, best first, one per classifier: the best joins the
-#: portfolio; the others show what else came close there.
+#: portfolio and seeds the warm start on data nearby; the others show what else came close.
 TOP_PIPELINES = 3
 SEARCH_JOURNAL, PORTFOLIO_JOURNAL = "search.jsonl", "portfolio.jsonl"
 

@@ -9,9 +9,10 @@ Three text files and a manifest, written by :mod:`automl.build_knowledge`:
 - ``fit_times.csv``: the seconds each of those evaluations spent fitting, which tell
   cheap candidates from dear ones.
 
-This module only reads them, and answers the three questions a warm start asks:
-which reference datasets are nearest to new data, what each candidate would cost
-on it, and which few candidates cover those datasets best (a greedy portfolio).
+This module only reads them, and answers the questions a warm start asks: which
+reference datasets are nearest to new data, what worked best on each, which few
+candidates cover them best together (a greedy portfolio), and what each candidate
+would cost on the new data.
 """
 
 from __future__ import annotations
@@ -206,6 +207,11 @@ class KnowledgeBase:
         distance = np.linalg.norm((reference - query) / spread, axis=1)
         return list(self.datasets.index[np.argsort(distance, kind="stable")[:k]])
 
+    def best_pipelines(self, dataset: str, n: int) -> list[PipelineSpec]:
+        """The ``n`` best pipelines that the search found on ``dataset``, best first."""
+        ranked = sorted((f for f in self.found if f.dataset == dataset), key=lambda f: f.rank)
+        return [self.pipelines[f.id] for f in ranked[:n]]
+
     def fit_seconds(self, datasets: Sequence[str], n_rows: int) -> np.ndarray:
         """Each candidate's expected seconds of fitting (a 3-fold CV) on ``n_rows`` rows.
 
@@ -219,35 +225,26 @@ class KnowledgeBase:
         return np.median(seconds * (n_rows / timed_rows), axis=1)
 
     def greedy_portfolio(
-        self,
-        size: int,
-        datasets: Sequence[str] | None = None,
-        *,
-        cost: np.ndarray | None = None,
-        allowance: float = np.inf,
+        self, size: int, datasets: Sequence[str] | None = None
     ) -> list[PipelineSpec]:
-        """At most ``size`` candidates that together leave the least regret on ``datasets``.
+        """``size`` candidates that together leave the least regret on ``datasets``.
 
         Greedy, as auto-sklearn 2.0's portfolio (Feurer et al., JMLR 2022): each
         step adds the candidate that most lowers the mean, over the datasets, of
-        the least regret among the candidates chosen so far. With a ``cost`` per
-        candidate, each step chooses among those that still fit in ``allowance``.
+        the least regret among the candidates chosen so far.
         """
+        if not self.portfolio:
+            return []
         columns = self.datasets.index.isin(self.datasets.index if datasets is None else datasets)
         regret = self.regret[:, columns]
-        cost = np.zeros(len(self.portfolio)) if cost is None else cost
         chosen: list[int] = []
         least = np.ones(regret.shape[1])
         for _ in range(min(size, len(self.portfolio))):
             after = np.minimum(regret, least).mean(axis=1)
             after[chosen] = np.inf
-            after[cost > allowance] = np.inf
-            if not np.isfinite(after).any():
-                break
             best = int(np.argmin(after))
             chosen.append(best)
             least = np.minimum(least, regret[best])
-            allowance -= cost[best]
         return [self.pipelines[self.portfolio[i]] for i in chosen]
 
 

@@ -1,20 +1,23 @@
 """Warm start: the first pipelines to try on new data, from what worked on similar data.
 
-A greedy portfolio (auto-sklearn 2.0, Feurer et al. 2022) over the reference
-datasets nearest to the new data (auto-sklearn 1, Feurer et al. 2015), chosen
-within a share of the search's time::
+Two sources, merged, as in auto-sklearn (nearest datasets, Feurer et al. 2015)
+and auto-sklearn 2.0 (a greedy portfolio, Feurer et al. 2022), within a share of
+the search's time::
 
     neighbours <- the NEIGHBOURHOOD reference datasets nearest in meta-features
+    first      <- the best pipeline found on each of the N_NEAREST nearest, nearest first
+    then       <- a greedy portfolio that covers the neighbourhood together
     cost       <- each candidate's fit time on the neighbours, scaled to this data's rows
-    seeds      <- greedily, the candidate that most lowers the neighbours' least regret,
-                  among those whose cost still fits in SEED_SHARE of the search's seconds
-    adapted to this data, without repeats
+    seeds      <- first and then, alternating, adapted to this data, without repeats,
+                  each taken only while the seeds' cost fits in SEED_SHARE of the
+                  search's seconds (time budget x cores)
 
-Leaving each reference dataset out in turn, this portfolio left less regret than
-the nearest datasets' own best pipelines (mean least regret of the first seed 0.083
-against 0.148, of eight 0.017 against 0.022). Without the cost, the seeds (tuned
-boosters of hundreds of trees) cost a short search a quarter of its evaluations,
-and it found less than a search started from the defaults (README.md, "Warm start").
+Why the cost: unbounded, the seeds (tuned boosters of hundreds of trees) cost a
+short search a quarter of its evaluations, and at 10 s it found less than a search
+started from the defaults. Why both sources: leaving each reference dataset out in
+turn, the portfolio alone left the least regret on the portfolio's own small
+scoring runs, but at 60 s a search seeded from it alone did worse on 22 of 32
+datasets than one seeded from both (README.md, "Warm start").
 
 The seeds open the search: the hybrid's first population and the first data of
 its surrogate. Scores measured on other datasets are not given to the surrogate:
@@ -25,14 +28,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from itertools import zip_longest
 
 from automl.grammar import Grammar, PipelineSpec
 from automl.knowledge import KnowledgeBase
 
-#: Reference datasets the portfolio is chosen for.
+#: Reference datasets the portfolio is chosen for and the costs are estimated on.
 NEIGHBOURHOOD = 10
+#: Of those, the nearest whose best pipeline is a seed of its own.
+N_NEAREST = 5
 #: Seeds at most: beyond, the search itself does better than more of the past.
-MAX_SEEDS = 8
+MAX_SEEDS = 12
 #: The share of the search's seconds (time budget x cores) the seeds may cost.
 SEED_SHARE = 0.25
 
@@ -47,22 +53,28 @@ def warm_start_pipelines(
     """Pipelines that did well on reference data like this, adapted to it; best bets first.
 
     ``seconds`` is what the search may spend (None: no time limit). No seeds for
-    data smaller than every reference dataset: nothing in the knowledge base is like it
-    (on 8 rows, the boosters that led on 100 cannot even split).
+    data smaller than every reference dataset: nothing in the knowledge base is like
+    it (on 8 rows, the boosters that led on 100 cannot even split).
     """
     n_rows = round(math.exp(metafeatures["log_rows"]))
     if len(knowledge) == 0 or n_rows < knowledge.datasets["n_rows"].min():
         return []
     neighbours = knowledge.nearest(metafeatures, NEIGHBOURHOOD)
-    portfolio = knowledge.greedy_portfolio(
-        MAX_SEEDS,
-        neighbours,
-        cost=knowledge.fit_seconds(neighbours, n_rows),
-        allowance=math.inf if seconds is None else SEED_SHARE * seconds,
-    )
+    nearest_best = [knowledge.best_pipelines(name, 1)[0] for name in neighbours[:N_NEAREST]]
+    portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours)
+    cost = dict(zip(knowledge.portfolio, knowledge.fit_seconds(neighbours, n_rows), strict=True))
+    allowance = math.inf if seconds is None else SEED_SHARE * seconds
     seeds: dict[str, PipelineSpec] = {}
-    for pipeline in portfolio:
+    for pipeline in _alternate(nearest_best, portfolio):
         adapted = grammar.adapt(pipeline)
-        if adapted is not None:
-            seeds.setdefault(adapted.key, adapted)
+        if adapted is None or adapted.key in seeds or cost[pipeline.key] > allowance:
+            continue
+        seeds[adapted.key] = adapted
+        allowance -= cost[pipeline.key]
+        if len(seeds) == MAX_SEEDS:
+            break
     return list(seeds.values())
+
+
+def _alternate(first: list, second: list) -> list:
+    return [item for pair in zip_longest(first, second) for item in pair if item is not None]

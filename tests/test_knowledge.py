@@ -107,18 +107,6 @@ def test_the_greedy_portfolio_covers_the_datasets_together():
     assert knowledge.greedy_portfolio(1, ["d0", "d1"])[0].key == keys[1]
 
 
-def test_a_greedy_portfolio_within_an_allowance_takes_what_fits():
-    knowledge = _handmade(
-        [[0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]], [100] * 4
-    )
-    keys = knowledge.portfolio
-    dear_first = np.array([5.0, 1.0, 1.0])
-    chosen = knowledge.greedy_portfolio(3, cost=dear_first, allowance=2.0)
-    assert [p.key for p in chosen] == [keys[1], keys[2]]  # the best single one does not fit
-    assert knowledge.greedy_portfolio(3, cost=dear_first, allowance=0.5) == []
-    assert len(knowledge.greedy_portfolio(3, cost=dear_first, allowance=7.0)) == 3
-
-
 def test_fit_seconds_scale_to_the_rows_and_count_a_failure_as_the_time_limit():
     knowledge = _handmade(
         [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
