@@ -14,10 +14,11 @@ the search's time::
 
 Why the cost: unbounded, the seeds (tuned boosters of hundreds of trees) cost a
 short search a quarter of its evaluations, and at 10 s it found less than a search
-started from the defaults. Why both sources: leaving each reference dataset out in
-turn, the portfolio alone left the least regret on the portfolio's own small
-scoring runs, but at 60 s a search seeded from it alone did worse on 22 of 32
-datasets than one seeded from both (README.md, "Warm start").
+started from the defaults (benchmarks/results/warmstart_v1). Why both sources:
+leaving each reference dataset out in turn, the portfolio alone left the least
+regret on the portfolio's own small scoring runs, but at 60 s a search seeded from
+it alone scored worse on the test set of 22 of 32 datasets than one seeded from
+both (warmstart_v2 against warmstart_v1).
 
 The seeds open the search: the hybrid's first population and the first data of
 its surrogate. Scores measured on other datasets are not given to the surrogate:
