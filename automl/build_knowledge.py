@@ -372,12 +372,18 @@ def _read_journal(path: Path) -> dict[str, dict]:
 def _append(path: Path, record: dict) -> dict:
     # A killed build can leave a torn last line without its newline; the record
     # goes on a line of its own so that it is not lost with the torn one.
-    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    torn = path.exists() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
     with open(path, "a") as file:
         file.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
         file.flush()
         os.fsync(file.fileno())
     return record
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
 
 
 def _count_rows(path: Path) -> int:

@@ -213,7 +213,7 @@ class KnowledgeBase:
         return [self.pipelines[f.id] for f in ranked[:n]]
 
     def fit_seconds(self, datasets: Sequence[str], n_rows: int) -> np.ndarray:
-        """Each candidate's expected seconds of fitting (a 3-fold CV) on ``n_rows`` rows.
+        """Each candidate's expected seconds of fitting on ``n_rows`` rows, in the portfolio's CV.
 
         The median of its fit times on ``datasets``, each scaled linearly from the rows
         it was timed on: rough, but it tells a ten-tree forest from a thousand-tree
