@@ -9,7 +9,7 @@ each system (1 is best; ROC AUC higher and log loss lower are better), how often
 AutoClassifier variant is at least as good as each other system, and its time over
 budget and peak memory. The plot shows the best cross-validation score over time of
 the AutoClassifier variants, normalised per dataset (0: the worst first result of any
-variant, 1: the best final one) and averaged over datasets.
+variant, 1: the best final one) and averaged over datasets (and seeds).
 """
 
 from __future__ import annotations
@@ -99,11 +99,12 @@ def _ensemble_lines(runs: pd.DataFrame) -> list[str]:
     lines = []
     for system, group in runs.groupby("system"):
         sign = np.where(group["metric"] == "log_loss", -1.0, 1.0)
-        gain = sign * (group["test_score"] - group["single_test_score"])
+        gain = pd.Series(sign * (group["test_score"] - group["single_test_score"]).to_numpy())
+        gain = gain.groupby(group["dataset"].to_numpy()).mean()  # over seeds
         slower = group["predict_seconds_per_1000"] / group["single_predict_seconds_per_1000"]
         lines.append(
             f"{system} ensemble vs its best single pipeline: better on {(gain > 0).sum()}, "
-            f"equal on {(gain == 0).sum()}, worse on {(gain < 0).sum()} of {len(group)} "
+            f"equal on {(gain == 0).sum()}, worse on {(gain < 0).sum()} of {len(gain)} "
             f"datasets; median gain {gain.median():+.4f}, worst {gain.min():+.4f} (ROC AUC, or "
             f"minus log loss); members median {group['n_members'].median():.0f}; prediction "
             f"per 1,000 rows median {group['predict_seconds_per_1000'].median() * 1000:.1f} ms "
@@ -118,12 +119,12 @@ def _combiner_lines(system: str, group: pd.DataFrame) -> list[str]:
     """Best pipeline, ensemble selection and stacking, cross-fitted on out-of-fold rows."""
     if "combiners" not in group:
         return []
-    rows = [(c, m) for c, m in zip(group["combiners"], group["metric"], strict=True)
-            if isinstance(c, dict) and c]  # fmt: skip
-    if not rows:
+    runs = group[[isinstance(c, dict) and bool(c) for c in group["combiners"]]]
+    if runs.empty:
         return []
-    table = pd.DataFrame([c for c, _ in rows])
-    table = table.mul(np.where(np.array([m for _, m in rows]) == "log_loss", -1.0, 1.0), axis=0)
+    sign = np.where(runs["metric"] == "log_loss", -1.0, 1.0)
+    table = pd.DataFrame(list(runs["combiners"]), index=runs["dataset"]).mul(sign, axis=0)
+    table = table.groupby(level=0).mean()  # over seeds
     ranks = table.rank(axis=1, ascending=False).mean().sort_values()
     wins = {name: int((table[name] > table["best"]).sum()) for name in table if name != "best"}
     return [
@@ -174,11 +175,11 @@ def anytime_curves(results: pd.DataFrame, budget: float) -> dict[str, np.ndarray
     ]
     grid = np.linspace(0, budget, _GRID_POINTS)
     curves: dict[str, list[np.ndarray]] = {}
-    for _, dataset in runs.groupby("dataset"):
-        sign = -1.0 if dataset["metric"].iloc[0] == "log_loss" else 1.0
+    for _, split in runs.groupby(["dataset", "seed"]):  # a seed is another split
+        sign = -1.0 if split["metric"].iloc[0] == "log_loss" else 1.0
         paths = {
             row.system: np.array(row.trajectory, dtype=float).reshape(-1, 2)
-            for row in dataset.itertuples()
+            for row in split.itertuples()
         }
         paths = {s: p * [1.0, sign] for s, p in paths.items() if len(p)}
         if not paths:
