@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 _GRID_POINTS = 200
 
@@ -153,13 +154,20 @@ def versus(results: pd.DataFrame, first: str, second: str) -> str:
         if both.empty:
             continue
         difference = both[0] - both[1]
+        better, worse = int((difference > 0).sum()), int((difference < 0).sum())
         lines.append(
-            f"{first} vs {second}, {what}, on {len(both)} datasets: better on "
-            f"{(difference > 0).sum()}, equal on {(difference == 0).sum()}, worse on "
-            f"{(difference < 0).sum()}; median difference {difference.median():+.4f} "
-            "(ROC AUC, or minus log loss)"
+            f"{first} vs {second}, {what}, on {len(both)} datasets: better on {better}, "
+            f"equal on {(difference == 0).sum()}, worse on {worse}; median difference "
+            f"{difference.median():+.4f} (ROC AUC, or minus log loss); sign test "
+            f"p = {_sign_test(better, worse):.2f}"
         )
     return "\n".join(lines)
+
+
+def _sign_test(better: int, worse: int) -> float:
+    """Two-sided p-value of ``better`` wins against ``worse`` losses if either were as
+    likely (ties left out): how often chance alone splits them at least this unevenly."""
+    return binomtest(better, better + worse).pvalue if better + worse else 1.0
 
 
 def _fmt(value: float) -> str:
