@@ -31,6 +31,8 @@ from automl.metrics import Metric
 #: Selection scores at most this many validated rows (a fixed random subset): the
 #: metric is computed size x candidates times.
 MAX_ROWS = 10_000
+#: Probabilities scored at once while selecting (2**21 numbers: 16 MB per copy).
+BLOCK_CELLS = 2**21
 
 
 def select_ensemble(
@@ -50,11 +52,19 @@ def select_ensemble(
     counts = np.zeros(len(candidates), dtype=int)
     counts[0], total = 1, probabilities[0].copy()
     for picks in range(1, size):
-        scores = [metric.objective(metric(y, (total + p) / (picks + 1))) for p in probabilities]
-        choice = int(np.argmax(scores))  # ties go to the better-ranked candidate
+        scores = np.concatenate([metric.many(y, (total + block) / (picks + 1))
+                                 for block in _blocks(probabilities)])  # fmt: skip
+        choice = int(np.argmax(metric.objective(scores)))  # ties: the better-ranked candidate
         counts[choice] += 1
         total += probabilities[choice]
     return [(t, float(c / size)) for t, c in zip(candidates, counts, strict=True) if c > 0]
+
+
+def _blocks(probabilities: np.ndarray) -> list[np.ndarray]:
+    """The candidates' tables in blocks of about BLOCK_CELLS numbers: the arrays a batch
+    metric makes of each block stay small."""
+    per_table = probabilities[0].size
+    return np.array_split(probabilities, max(1, len(probabilities) * per_table // BLOCK_CELLS))
 
 
 def _validated_rows(candidates: Sequence[Trial], n_rows: int) -> np.ndarray:

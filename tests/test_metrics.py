@@ -49,3 +49,18 @@ def test_auto_is_roc_auc_for_two_classes_and_log_loss_for_more():
 def test_an_unknown_metric_lists_the_choices():
     with pytest.raises(ValueError, match="choose one of"):
         get_metric("precision_at_k", 2)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_scoring_many_tables_at_once_agrees_with_one_at_a_time(name, n_classes):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, n_classes, 150)
+    if n_classes > 2:
+        y[y == n_classes - 1] = 0  # a class absent from the fold
+    tables = rng.dirichlet(np.full(n_classes, 0.3), (6, 150))
+    tables[1] = np.round(tables[1], 1)  # tied scores
+    tables[2] = np.eye(n_classes)[(y + 1) % n_classes]  # certain and wrong
+    metric = METRICS[name]
+    one_at_a_time = [metric(y, table) for table in tables]
+    np.testing.assert_allclose(metric.many(y, tables), one_at_a_time, rtol=1e-12)
