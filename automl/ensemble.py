@@ -31,6 +31,8 @@ from automl.metrics import Metric
 #: Selection scores at most this many validated rows (a fixed random subset): the
 #: metric is computed size x candidates times.
 MAX_ROWS = 10_000
+#: Candidates an ``EnsemblePreview`` chooses among.
+PREVIEW_CANDIDATES = 10
 #: Probabilities scored at once while selecting (2**21 numbers: 16 MB per copy).
 BLOCK_CELLS = 2**21
 
@@ -58,6 +60,30 @@ def select_ensemble(
         counts[choice] += 1
         total += probabilities[choice]
     return [(t, float(c / size)) for t, c in zip(candidates, counts, strict=True) if c > 0]
+
+
+class EnsemblePreview:
+    """The members the ensemble would have if the search stopped now.
+
+    On large data the members are refitted on all rows after the search, so the
+    search keeps time for the refits of these. Only the PREVIEW_CANDIDATES best
+    trials are considered, and the choice is made again only when they change, so
+    that watching costs the search little.
+    """
+
+    def __init__(self, y_codes: np.ndarray, metric: Metric, size: int):
+        self.y_codes, self.metric, self.size = y_codes, metric, size
+        self._top: tuple[Trial, ...] = ()
+        self._members: list[Trial] = []
+
+    def __call__(self, ranked: Sequence[Trial]) -> list[Trial]:
+        """Members among ``ranked`` (successful trials, best first), heaviest first."""
+        top = tuple(ranked[:PREVIEW_CANDIDATES])
+        if top != self._top:
+            chosen = select_ensemble(top, self.y_codes, self.metric, self.size)
+            self._top = top
+            self._members = [trial for trial, _ in sorted(chosen, key=lambda c: -c[1])]
+        return self._members
 
 
 def _blocks(probabilities: np.ndarray) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from automl.checkpoint import Journal, fingerprint
 from automl.cluster import DaskPool
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
-from automl.ensemble import bagged_ensemble, select_ensemble, voting_ensemble
+from automl.ensemble import EnsemblePreview, bagged_ensemble, select_ensemble, voting_ensemble
 from automl.evaluation import Dataset, make_folds
 from automl.export import model_source, save_model
 from automl.grammar import PipelineSpec
@@ -209,8 +210,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                     budget=budget,
                     n_jobs=n_jobs,
                     clock=clock,
-                    # Bagging needs no refits; the ensemble of a holdout split does.
-                    ensemble_size=self.ensemble_size if len(folds) == 1 else 1,
+                    ensemble=self._refitted_members(folds, data.y_codes, metric),
                     on_trial=progress if self.verbose else lambda history: None,
                 )
             if self.verbose:
@@ -270,6 +270,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         if not model:
             return pipeline, [(best.pipeline, 1.0)], best, pipeline
         return model, [(trial.pipeline, weight) for trial, weight in chosen], best, pipeline
+
+    def _refitted_members(self, folds, y_codes, metric) -> Callable:
+        """What the search keeps time to refit besides the best pipeline: the members
+        of the ensemble on a holdout split. With k folds they are bagged, not refitted."""
+        if len(folds) > 1 or self.ensemble_size == 1:
+            return lambda ranked: ()
+        return EnsemblePreview(y_codes, metric, self.ensemble_size)
 
     def _seeds(self, data, grammar, n_jobs: int) -> list[PipelineSpec]:
         """Warm-start pipelines, then the defaults of the classifiers they leave out."""

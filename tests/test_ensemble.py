@@ -12,7 +12,7 @@ import pytest
 from sklearn.ensemble import VotingClassifier
 
 from automl import AutoClassifier
-from automl.ensemble import MAX_ROWS, select_ensemble
+from automl.ensemble import MAX_ROWS, PREVIEW_CANDIDATES, EnsemblePreview, select_ensemble
 from automl.export import read_manifest
 from automl.grammar import PipelineSpec, Step
 from automl.history import Trial
@@ -50,6 +50,27 @@ def test_two_complementary_models_share_the_weight_and_beat_either_alone():
     assert weights[0] > 0.25 and weights[1] > 0.25
     blend = sum(w * t.oof_proba for t, w in members)
     assert LOG_LOSS(y, blend) < trials[0].score - 0.01
+
+
+def test_the_preview_names_the_members_heaviest_first_and_chooses_again_only_on_change():
+    trials, y = _noisy_views()
+    calls = []
+    counted = dataclasses.replace(
+        LOG_LOSS, batch=lambda y, p: calls.append(1) or LOG_LOSS.many(y, p)
+    )
+    preview = EnsemblePreview(y, counted, size=20)
+    members = preview(trials)
+    chosen = select_ensemble(trials, y, LOG_LOSS, size=20)
+    assert set(members) == {t for t, _ in chosen} and len(members) >= 2
+    weights = dict((id(t), w) for t, w in chosen)
+    assert [weights[id(t)] for t in members] == sorted(weights.values(), reverse=True)
+    picks = len(calls)
+    assert preview(list(trials)) == members and len(calls) == picks  # same candidates
+    worse = [_trial(100 + i, trials[-1].oof_proba, y) for i in range(PREVIEW_CANDIDATES)]
+    top = trials + worse[: PREVIEW_CANDIDATES - len(trials)]
+    assert preview(top) == members and len(calls) > picks  # new candidates, same choice
+    picks = len(calls)
+    assert preview(top + worse) == members and len(calls) == picks  # only beyond the top
 
 
 def test_one_pick_is_the_best_pipeline_alone():

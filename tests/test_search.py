@@ -22,7 +22,13 @@ from automl.history import History, Trial
 from automl.metrics import get_metric
 from automl.refit import _all_failed_message, refit_best
 from automl.runner import EvaluationRunner
-from automl.search.loop import run_search
+from automl.search.loop import (
+    ENSEMBLE_MAX_SHARE,
+    OVERHEAD_SECONDS,
+    _search_end,
+    refit_estimate,
+    run_search,
+)
 from automl.search.random import RandomSearch
 from automl.workers import WorkerPool
 from tests.helpers import mixed_frame
@@ -200,6 +206,29 @@ def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
     assert best is history.best()
     assert set(model.predict(X[:50])) <= {"yes", "no"}
     assert (model.predict(X) == labels).mean() > 0.8
+
+
+def test_the_search_keeps_time_to_refit_the_ensembles_other_members_and_no_more():
+    grammar, _ = _grammar_with()
+    folds = make_folds(np.arange(12_000) % 2, random_state=0)  # a holdout split
+    history = History(get_metric("roc_auc", 2))
+    specs = grammar.default_pipelines()[:2]
+    best, other = (Trial(n, specs[n], "test", "ok", score=s, fit_time=t)
+                   for n, s, t in ((0, 0.9, 2.0), (1, 0.8, 4.0)))  # fmt: skip
+    history.add(best)
+    history.add(other)
+    budget = Budget(0.0, time_budget=100.0)
+    alone = _search_end(history, folds, budget, [best], n_jobs=1, now=0.0)
+    assert alone == pytest.approx(100.0 - OVERHEAD_SECONDS - refit_estimate(best, folds))
+    for n_jobs in (1, 2):
+        both = _search_end(history, folds, budget, [best, other], n_jobs=n_jobs, now=0.0)
+        assert alone - both == pytest.approx(refit_estimate(other, folds) / n_jobs)
+    short = Budget(0.0, time_budget=30.0)
+    assert refit_estimate(other, folds) > ENSEMBLE_MAX_SHARE * 30.0
+    kept = _search_end(history, folds, short, [best], 1, 0.0) - _search_end(
+        history, folds, short, [best, other], 1, 0.0
+    )
+    assert kept == pytest.approx(ENSEMBLE_MAX_SHARE * 30.0)
 
 
 def test_a_step_that_does_nothing_gives_the_same_predictions_digest():
