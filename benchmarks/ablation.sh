@@ -4,7 +4,9 @@
 # Resumable: run it again and it skips what is in the results files. RESULTS sets the
 # folder of the results (to benchmark a frozen checkout while this one changes, run its
 # copy of this script with PYTHONPATH=<checkout> and RESULTS=<this checkout>/benchmarks/results,
-# and DATA_DIR where the datasets are).
+# and DATA_DIR where the datasets are). SEED (0 by default) picks another 75/25 split and
+# search seed: the test score of one split is noisy on small data, and report.py averages
+# the seeds run.
 #   FLAML needs its own environment (its automl extra pins xgboost below 3):
 #   python3 -m venv ../.venv-flaml && ../.venv-flaml/bin/pip install "flaml[automl]" pandas
 set -euo pipefail
@@ -14,9 +16,10 @@ systems=automl-hybrid,automl-evolution,automl-bayes,automl-random
 [ -x "$flaml_python" ] && systems=$systems,flaml
 results=${RESULTS:-benchmarks/results}
 data_dir=${DATA_DIR:-../shared/datasets/classification}
+seed=${SEED:-0}
 mkdir -p "$results"
 for budget in 30 120; do
-  python benchmarks/run.py --datasets benchmarks/datasets_ablation.txt --budget "$budget" \
+  python benchmarks/run.py --datasets benchmarks/datasets_ablation.txt --budget "$budget" --seed "$seed" \
     --systems "$systems" --flaml-python "$flaml_python" --data-dir "$data_dir" \
     --out "$results/ablation_${budget}s.jsonl" > "$results/ablation_${budget}s.log" 2>&1 &
 done
