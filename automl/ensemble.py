@@ -19,21 +19,20 @@ ensemble needs nothing beyond scikit-learn, LightGBM and XGBoost to load.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 
-from automl.history import Trial
+from automl.history import KEEP_MODELS, Trial
 from automl.metrics import Metric
 
 #: Selection scores at most this many validated rows (a fixed random subset): the
 #: metric is computed size x candidates times.
 MAX_ROWS = 10_000
-#: Candidates an ``EnsemblePreview`` chooses among.
-PREVIEW_CANDIDATES = 10
-#: Probabilities scored at once while selecting (2**21 numbers: 16 MB per copy).
+#: Probabilities scored at once while selecting (about 2**21 numbers: 16 MB a copy).
 BLOCK_CELLS = 2**21
 
 
@@ -62,35 +61,35 @@ def select_ensemble(
     return [(t, float(c / size)) for t, c in zip(candidates, counts, strict=True) if c > 0]
 
 
-class EnsemblePreview:
-    """The members the ensemble would have if the search stopped now.
+class EnsembleSelector:
+    """Ensemble selection over the best trials, made again only when they change.
 
-    On large data the members are refitted on all rows after the search, so the
-    search keeps time for the refits of these. Only the PREVIEW_CANDIDATES best
-    trials are considered, and the choice is made again only when they change, so
-    that watching costs the search little.
+    The search asks it, as results come in, which members the ensemble would have
+    if it stopped now (on a holdout split it keeps time to refit them); the estimator
+    asks it for the final ensemble, which is then often the choice already made.
     """
 
     def __init__(self, y_codes: np.ndarray, metric: Metric, size: int):
         self.y_codes, self.metric, self.size = y_codes, metric, size
         self._top: tuple[Trial, ...] = ()
-        self._members: list[Trial] = []
+        self._chosen: list[tuple[Trial, float]] = []
 
-    def __call__(self, ranked: Sequence[Trial]) -> list[Trial]:
-        """Members among ``ranked`` (successful trials, best first), heaviest first."""
-        top = tuple(ranked[:PREVIEW_CANDIDATES])
+    def __call__(self, ranked: Sequence[Trial]) -> list[tuple[Trial, float]]:
+        """Members and weights, best first, chosen among the KEEP_MODELS first of
+        ``ranked``: only those keep their fold models for a bagged ensemble, and a
+        refitted one chooses among as many, so that watching it costs the search little."""
+        top = tuple(ranked[:KEEP_MODELS])
         if top != self._top:
-            chosen = select_ensemble(top, self.y_codes, self.metric, self.size)
             self._top = top
-            self._members = [trial for trial, _ in sorted(chosen, key=lambda c: -c[1])]
-        return self._members
+            self._chosen = select_ensemble(top, self.y_codes, self.metric, self.size)
+        return self._chosen
 
 
 def _blocks(probabilities: np.ndarray) -> list[np.ndarray]:
     """The candidates' tables in blocks of about BLOCK_CELLS numbers: the arrays a batch
     metric makes of each block stay small."""
-    per_table = probabilities[0].size
-    return np.array_split(probabilities, max(1, len(probabilities) * per_table // BLOCK_CELLS))
+    n_blocks = math.ceil(len(probabilities) * probabilities[0].size / BLOCK_CELLS)
+    return np.array_split(probabilities, min(len(probabilities), n_blocks))
 
 
 def _validated_rows(candidates: Sequence[Trial], n_rows: int) -> np.ndarray:

@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from automl.checkpoint import Journal, fingerprint
 from automl.cluster import DaskPool
 from automl.components import default_grammar
 from automl.data import check_prediction_data, check_training_data
-from automl.ensemble import EnsemblePreview, bagged_ensemble, select_ensemble, voting_ensemble
+from automl.ensemble import EnsembleSelector, bagged_ensemble, voting_ensemble
 from automl.evaluation import Dataset, make_folds
 from automl.export import model_source, save_model
 from automl.grammar import PipelineSpec
@@ -202,6 +201,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             history = History(metric, prefer_faster=self._time_aware)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
             seeds = self._seeds(data, grammar, n_jobs)
+            selector = EnsembleSelector(data.y_codes, metric, self.ensemble_size)
             with _interruptible(runner, history) as interruption:
                 run_search(
                     self._searcher(grammar, metric, folds, seeds, seed),
@@ -210,12 +210,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                     budget=budget,
                     n_jobs=n_jobs,
                     clock=clock,
-                    ensemble=self._refitted_members(folds, data.y_codes, metric),
+                    # With k folds the members are bagged, not refitted: no time to keep.
+                    ensemble=selector if len(folds) == 1 else lambda ranked: (),
                     on_trial=progress if self.verbose else lambda history: None,
                 )
             if self.verbose:
                 progress.close(history)
-            final = self._final_model(runner, history, data, metric, budget, clock, n_jobs)
+            final = self._final_model(runner, history, data, selector, budget, clock, n_jobs)
 
         self.classes_ = data.classes
         self.n_features_in_ = data.X.shape[1]
@@ -233,7 +234,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.fit_time_ = clock() - start
         return self
 
-    def _final_model(self, runner, history, data, metric, budget, clock, n_jobs) -> tuple:
+    def _final_model(self, runner, history, data, selector, budget, clock, n_jobs) -> tuple:
         """``(model_, ensemble_, best trial, best_pipeline_)``.
 
         With k-fold cross-validation the ensemble's members are bagged: their fold
@@ -248,7 +249,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
 
         bagging = len(runner.folds) > 1
         candidates = [t for t in history.ranked() if t.models or not bagging]
-        chosen = select_ensemble(candidates, data.y_codes, metric, self.ensemble_size)
+        chosen = selector(candidates)
         model = bagging and bagged_ensemble(chosen, data.X, data.y, data.profile.n_classes)
         refitted = {}
         if not model and len(chosen) > 1:
@@ -270,13 +271,6 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         if not model:
             return pipeline, [(best.pipeline, 1.0)], best, pipeline
         return model, [(trial.pipeline, weight) for trial, weight in chosen], best, pipeline
-
-    def _refitted_members(self, folds, y_codes, metric) -> Callable:
-        """What the search keeps time to refit besides the best pipeline: the members
-        of the ensemble on a holdout split. With k folds they are bagged, not refitted."""
-        if len(folds) > 1 or self.ensemble_size == 1:
-            return lambda ranked: ()
-        return EnsemblePreview(y_codes, metric, self.ensemble_size)
 
     def _seeds(self, data, grammar, n_jobs: int) -> list[PipelineSpec]:
         """Warm-start pipelines, then the defaults of the classifiers they leave out."""

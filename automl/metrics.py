@@ -46,7 +46,7 @@ class Metric:
             return self.batch(y_true, probas)
         return np.array([self(y_true, proba) for proba in probas])
 
-    def objective(self, value: float) -> float:
+    def objective(self, value: float | np.ndarray) -> float | np.ndarray:
         """``value`` oriented so that larger is always better."""
         return value if self.greater_is_better else -value
 

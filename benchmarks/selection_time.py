@@ -19,7 +19,7 @@ import numpy as np
 from automl.ensemble import select_ensemble
 from automl.metrics import get_metric
 
-#: (validated rows, classes, candidates): a binary and two multiclass holdouts.
+#: (validated rows, classes, candidates): binary and multiclass holdouts.
 CASES = ((10_000, 2, 15), (10_000, 2, 40), (5_600, 18, 15), (10_000, 26, 40))
 SIZE = 20
 

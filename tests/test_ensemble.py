@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from sklearn.ensemble import VotingClassifier
 
+import automl.ensemble
 from automl import AutoClassifier
-from automl.ensemble import MAX_ROWS, PREVIEW_CANDIDATES, EnsemblePreview, select_ensemble
+from automl.ensemble import MAX_ROWS, EnsembleSelector, select_ensemble
 from automl.export import read_manifest
 from automl.grammar import PipelineSpec, Step
-from automl.history import Trial
+from automl.history import KEEP_MODELS, Trial
 from automl.metrics import get_metric
 from tests.helpers import mixed_frame
 
@@ -52,25 +53,36 @@ def test_two_complementary_models_share_the_weight_and_beat_either_alone():
     assert LOG_LOSS(y, blend) < trials[0].score - 0.01
 
 
-def test_the_preview_names_the_members_heaviest_first_and_chooses_again_only_on_change():
+def test_the_selector_chooses_among_the_best_trials_and_again_only_when_they_change():
     trials, y = _noisy_views()
     calls = []
     counted = dataclasses.replace(
         LOG_LOSS, batch=lambda y, p: calls.append(1) or LOG_LOSS.many(y, p)
     )
-    preview = EnsemblePreview(y, counted, size=20)
-    members = preview(trials)
-    chosen = select_ensemble(trials, y, LOG_LOSS, size=20)
-    assert set(members) == {t for t, _ in chosen} and len(members) >= 2
-    weights = dict((id(t), w) for t, w in chosen)
-    assert [weights[id(t)] for t in members] == sorted(weights.values(), reverse=True)
+    selector = EnsembleSelector(y, counted, size=20)
+    chosen = selector(trials)
+    assert chosen == select_ensemble(trials, y, LOG_LOSS, size=20) and len(chosen) >= 2
     picks = len(calls)
-    assert preview(list(trials)) == members and len(calls) == picks  # same candidates
-    worse = [_trial(100 + i, trials[-1].oof_proba, y) for i in range(PREVIEW_CANDIDATES)]
-    top = trials + worse[: PREVIEW_CANDIDATES - len(trials)]
-    assert preview(top) == members and len(calls) > picks  # new candidates, same choice
+    assert selector(list(trials)) == chosen and len(calls) == picks  # same candidates
+    worse = [_trial(100 + i, trials[-1].oof_proba, y) for i in range(KEEP_MODELS)]
+    top = trials + worse[: KEEP_MODELS - len(trials)]
+    assert selector(top) == chosen and len(calls) > picks  # new candidates, same choice
     picks = len(calls)
-    assert preview(top + worse) == members and len(calls) == picks  # only beyond the top
+    assert selector(top + worse) == chosen and len(calls) == picks  # only beyond the top
+
+
+def test_scoring_candidates_in_blocks_at_once_picks_as_one_at_a_time(monkeypatch):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    metric = get_metric("log_loss", 3)
+    trials = sorted(
+        (_trial(i, rng.dirichlet(np.ones(3), 300), y) for i in range(12)),
+        key=lambda t: metric(y, t.oof_proba),
+    )
+    monkeypatch.setattr(automl.ensemble, "BLOCK_CELLS", 2000)  # a block of two tables
+    at_once = select_ensemble(trials, y, metric, size=15)
+    one_at_a_time = select_ensemble(trials, y, dataclasses.replace(metric, batch=None), size=15)
+    assert at_once == one_at_a_time and len(at_once) > 2
 
 
 def test_one_pick_is_the_best_pipeline_alone():

@@ -52,7 +52,7 @@ def test_an_unknown_metric_lists_the_choices():
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
-@pytest.mark.parametrize("name", sorted(METRICS))
+@pytest.mark.parametrize("name", ["roc_auc", "log_loss"])
 def test_scoring_many_tables_at_once_agrees_with_one_at_a_time(name, n_classes):
     rng = np.random.default_rng(1)
     y = rng.integers(0, n_classes, 150)
@@ -62,5 +62,6 @@ def test_scoring_many_tables_at_once_agrees_with_one_at_a_time(name, n_classes):
     tables[1] = np.round(tables[1], 1)  # tied scores
     tables[2] = np.eye(n_classes)[(y + 1) % n_classes]  # certain and wrong
     metric = METRICS[name]
+    assert metric.batch is not None
     one_at_a_time = [metric(y, table) for table in tables]
     np.testing.assert_allclose(metric.many(y, tables), one_at_a_time, rtol=1e-12)

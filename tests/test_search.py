@@ -229,6 +229,12 @@ def test_the_search_keeps_time_to_refit_the_ensembles_other_members_and_no_more(
         history, folds, short, [best, other], 1, 0.0
     )
     assert kept == pytest.approx(ENSEMBLE_MAX_SHARE * 30.0)
+    # A refit of the best too dear for the budget: its fold model stands in, and the
+    # others' refits would come after it, so the search keeps no time for any.
+    dear = dataclasses.replace(best, fit_time=30.0, models=("fold model",))
+    history.trials[0] = dear
+    end = _search_end(history, folds, budget, [dear, other], n_jobs=1, now=0.0)
+    assert end == pytest.approx(100.0 - OVERHEAD_SECONDS)
 
 
 def test_a_step_that_does_nothing_gives_the_same_predictions_digest():

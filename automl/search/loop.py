@@ -3,9 +3,7 @@
 It is asynchronous: a new proposal starts as soon as a worker is free, with no
 barrier between generations. It stops early enough to leave the time that the
 final refits need: of the best pipeline, and on a holdout split, of the other
-members the ensemble would have. (It used to keep time for two more refits like
-the best's whatever the ensemble: on large data, where the ensemble was mostly the
-best pipeline alone, a search of 30 s ended at 24 s.)
+members the ensemble would have.
 """
 
 from __future__ import annotations
@@ -45,20 +43,20 @@ def run_search(
     budget: Budget,
     n_jobs: int,
     clock: Callable[[], float],
-    ensemble: Callable[[Sequence[Trial]], Sequence[Trial]] = lambda ranked: (),
+    ensemble: Callable[[Sequence[Trial]], Sequence[tuple[Trial, float]]] = lambda ranked: (),
     on_trial: Callable[[History], None] = lambda history: None,
 ) -> History:
     """Evaluate proposals, ``n_jobs`` at a time, until the budget or the searcher runs out.
 
     It stops in time to refit on all rows the best pipeline and the other members
-    that ``ensemble`` (of the ranked trials) says the ensemble would have now.
+    (with weights) that ``ensemble`` of the ranked trials would have now.
     """
     exhausted = False
 
     def search_end() -> float:
         if not math.isfinite(budget.end):
             return math.inf
-        members = ensemble(history.ranked())
+        members = [trial for trial, _ in ensemble(history.ranked())]
         return _search_end(history, runner.folds, budget, members, n_jobs, clock())
 
     while True:
@@ -77,7 +75,8 @@ def run_search(
             history.add(trial)
             searcher.tell(trial)
             on_trial(history)
-        if clock() >= search_end():
+        end = search_end()  # before the clock: choosing the ensemble takes time too
+        if clock() >= end:
             runner.cancel()
             exhausted = True
 
@@ -91,15 +90,14 @@ def _search_end(
     now: float,
 ) -> float:
     best = history.best()
-    refit = refit_estimate(best, folds) if best is not None else 0.0
-    if (
-        best is not None
-        and best.models
-        and refit > min(budget.end - now, REFIT_MAX_SHARE * budget.time_budget)
-    ):
+    if best is None:
+        return budget.end - OVERHEAD_SECONDS
+    refit = refit_estimate(best, folds)
+    if best.models and refit > min(budget.end - now, REFIT_MAX_SHARE * budget.time_budget):
         # Too late to refit it, or a refit would cost the search too much: its fold
-        # model will stand in (unless time is left for the refit), so search on.
-        refit = 0.0
+        # model will stand in (unless time is left for the refit), so search on. Its
+        # refit would also leave the other members none (the heaviest go first).
+        return budget.end - OVERHEAD_SECONDS
     others = sum(refit_estimate(t, folds) for t in members if t is not best) / n_jobs
     extra = min(others, ENSEMBLE_MAX_SHARE * budget.time_budget)
     return budget.end - OVERHEAD_SECONDS - refit - extra
