@@ -5,7 +5,7 @@ Models" (ICML 2004), as auto-sklearn uses it: greedy forward selection, with
 replacement, on the out-of-fold predictions that cross-validation left behind, so
 that choosing the ensemble costs no fit at all::
 
-    candidates <- the fully evaluated pipelines with out-of-fold predictions
+    candidates <- the 10 best fully evaluated pipelines (KEEP_MODELS)
     ensemble   <- [the best pipeline]              (sorted initialisation)
     repeat size - 1 times:
         add the candidate (again, if it is the best choice) whose addition makes
