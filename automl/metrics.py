@@ -17,7 +17,6 @@ from sklearn.metrics import (
     balanced_accuracy_score,
     f1_score,
     log_loss,
-    roc_auc_score,
 )
 
 #: Probabilities are clipped this far from 0 and 1 so that log loss stays finite.
@@ -92,19 +91,12 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
     A class absent from ``y_true`` has no ROC curve; skipping it (instead of
     failing) keeps small validation folds usable.
     """
-    if proba.shape[1] == 2:
-        return roc_auc_score(y_true, proba[:, 1])
-    scores = [
-        roc_auc_score(y_true == k, proba[:, k])
-        for k in range(proba.shape[1])
-        if 0 < np.count_nonzero(y_true == k) < len(y_true)
-    ]
-    return float(np.mean(scores)) if scores else np.nan
+    return float(_roc_auc_batch(y_true, proba[None])[0])
 
 
 def _roc_auc_batch(y_true: np.ndarray, probas: np.ndarray) -> np.ndarray:
     """``_roc_auc`` of each table, by the rank-sum (Mann-Whitney) form of the area:
-    one sort per table and class instead of a ROC curve each."""
+    one sort per table and class, where scikit-learn draws a ROC curve each."""
     if probas.shape[2] == 2:
         return _binary_auc(y_true == 1, probas[:, :, 1])
     per_class = [
