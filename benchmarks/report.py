@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 def report(results: pd.DataFrame) -> str:
     """All tables, one section per budget."""
     ok = results[results["status"] == "ok"].copy()
-    ok["objective"] = np.where(ok["metric"] == "log_loss", -ok["test_score"], ok["test_score"])
+    ok["objective"] = _sign(ok) * ok["test_score"]
     sections = [_budget_section(group, budget) for budget, group in ok.groupby("budget")]
     failed = results[results["status"] != "ok"]
     if len(failed):
@@ -73,7 +73,7 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
     ranks = objective.rank(axis=1, ascending=False).mean().sort_values()
     lines.append("\nmean rank (1 is best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()))
     if "cv_score" in ok:
-        cv = ok.assign(cv=np.where(ok["metric"] == "log_loss", -ok["cv_score"], ok["cv_score"]))
+        cv = ok.assign(cv=_sign(ok) * ok["cv_score"])
         cv = cv.pivot_table(index="dataset", columns="system", values="cv", aggfunc="mean")
         cv_ranks = cv.dropna().rank(axis=1, ascending=False).mean().sort_values()
         lines.append(
@@ -107,8 +107,9 @@ def _ensemble_lines(runs: pd.DataFrame) -> list[str]:
     """The ensemble against the best single pipeline of the same search, per system."""
     lines = []
     for system, group in runs.groupby("system"):
-        sign = np.where(group["metric"] == "log_loss", -1.0, 1.0)
-        gain = pd.Series(sign * (group["test_score"] - group["single_test_score"]).to_numpy())
+        gain = pd.Series(
+            _sign(group) * (group["test_score"] - group["single_test_score"]).to_numpy()
+        )
         gain = gain.groupby(group["dataset"].to_numpy()).mean()  # over seeds
         slower = group["predict_seconds_per_1000"] / group["single_predict_seconds_per_1000"]
         lines.append(
@@ -131,8 +132,7 @@ def _combiner_lines(system: str, group: pd.DataFrame) -> list[str]:
     runs = group[[isinstance(c, dict) and bool(c) for c in group["combiners"]]]
     if runs.empty:
         return []
-    sign = np.where(runs["metric"] == "log_loss", -1.0, 1.0)
-    table = pd.DataFrame(list(runs["combiners"]), index=runs["dataset"]).mul(sign, axis=0)
+    table = pd.DataFrame(list(runs["combiners"]), index=runs["dataset"]).mul(_sign(runs), axis=0)
     table = table.groupby(level=0).mean()  # over seeds
     ranks = table.rank(axis=1, ascending=False).mean().sort_values()
     wins = {name: int((table[name] > table["best"]).sum()) for name in table if name != "best"}
@@ -154,9 +154,8 @@ def versus(results: pd.DataFrame, first: str, second: str) -> str:
         for run in (first, second):
             system, budget = run.rsplit("@", 1)
             chosen = ok[(ok["system"] == system) & (ok["budget"] == float(budget))]
-            sign = np.where(chosen["metric"] == "log_loss", -1.0, 1.0)
             column_values = chosen.get(column, pd.Series(np.nan, chosen.index))  # FLAML: no CV
-            values = pd.Series(sign * column_values.to_numpy(), chosen["dataset"])
+            values = pd.Series(_sign(chosen) * column_values.to_numpy(), chosen["dataset"])
             objectives.append(values.groupby(level=0).mean())  # over seeds
         both = pd.concat(objectives, axis=1, join="inner").dropna()
         if both.empty:
@@ -170,6 +169,12 @@ def versus(results: pd.DataFrame, first: str, second: str) -> str:
             f"p = {_sign_test(better, worse):.2f}"
         )
     return "\n".join(lines)
+
+
+def _sign(runs: pd.DataFrame) -> np.ndarray:
+    """+1 for each run whose metric is better larger (ROC AUC), -1 for log loss: scores
+    times this compare the same way on every dataset."""
+    return np.where(runs["metric"] == "log_loss", -1.0, 1.0)
 
 
 def _sign_test(better: int, worse: int) -> float:
@@ -192,7 +197,7 @@ def anytime_curves(results: pd.DataFrame, budget: float) -> dict[str, np.ndarray
     grid = np.linspace(0, budget, _GRID_POINTS)
     curves: dict[str, list[np.ndarray]] = {}
     for _, split in runs.groupby(["dataset", "seed"]):  # a seed is another split
-        sign = -1.0 if split["metric"].iloc[0] == "log_loss" else 1.0
+        sign = _sign(split)[0]
         paths = {
             row.system: np.array(row.trajectory, dtype=float).reshape(-1, 2)
             for row in split.itertuples()
