@@ -24,7 +24,7 @@ import numpy as np
 
 from automl.evaluation import Fidelity
 from automl.grammar import PipelineSpec
-from automl.history import KEEP_MODELS, KEEP_PREDICTIONS, Trial
+from automl.history import KEEP_PREDICTIONS, Trial, ensemble_candidates
 from automl.metrics import Metric
 
 JOURNAL = "journal.jsonl"
@@ -111,11 +111,12 @@ class Journal:
             self._trials[key] = _without_predictions(trial)
 
     def _forget_models_beyond(self) -> None:
-        kept = sorted(
+        with_models = sorted(
             (t for t in self._trials.values() if t.models),
             key=lambda t: -self.metric.objective(t.score),
         )
-        for trial in kept[KEEP_MODELS:]:
+        kept = {id(t) for t in ensemble_candidates(with_models)}
+        for trial in (t for t in with_models if id(t) not in kept):
             self._models(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)
             key = (trial.pipeline.key, trial.fidelity)
             self._trials[key] = dataclasses.replace(trial, models=())

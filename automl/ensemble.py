@@ -5,7 +5,8 @@ Models" (ICML 2004), as auto-sklearn uses it: greedy forward selection, with
 replacement, on the out-of-fold predictions that cross-validation left behind, so
 that choosing the ensemble costs no fit at all::
 
-    candidates <- the 10 best fully evaluated pipelines (KEEP_MODELS)
+    candidates <- the 10 best fully evaluated pipelines, at most 3 with one
+                  classifier while others are left (ensemble_candidates)
     ensemble   <- [the best pipeline]              (sorted initialisation)
     repeat size - 1 times:
         add the candidate (again, if it is the best choice) whose addition makes
@@ -26,7 +27,7 @@ import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 
-from automl.history import KEEP_MODELS, Trial
+from automl.history import Trial, ensemble_candidates
 from automl.metrics import Metric
 
 #: Selection scores at most this many validated rows (a fixed random subset): the
@@ -75,10 +76,10 @@ class EnsembleSelector:
         self._chosen: list[tuple[Trial, float]] = []
 
     def __call__(self, ranked: Sequence[Trial]) -> list[tuple[Trial, float]]:
-        """Members and weights, best first, chosen among the KEEP_MODELS first of
+        """Members and weights, best first, chosen among the ensemble candidates of
         ``ranked``: only those keep their fold models for a bagged ensemble, and a
         refitted one chooses among as many, so that watching it costs the search little."""
-        top = tuple(ranked[:KEEP_MODELS])
+        top = tuple(ensemble_candidates(ranked))
         if top != self._top:
             self._top = top
             self._chosen = select_ensemble(top, self.y_codes, self.metric, self.size)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +19,12 @@ STATUSES = ("ok", "failed", "timeout", "memout", "crashed", "cancelled")
 #: Out-of-fold predictions are kept for this many of the best trials only: on large
 #: data each is rows x classes numbers, and only the best feed an ensemble.
 KEEP_PREDICTIONS = 50
-#: Trials whose fold models are kept, best first: the members of a bagged ensemble,
-#: or stand-ins for a refit on large data.
+#: Trials whose fold models are kept (:func:`ensemble_candidates`): the candidates of
+#: the ensemble, bagged from those models, and stand-ins for a refit on large data.
 KEEP_MODELS = 10
+#: At most this many of the candidates share a classifier, while others are left:
+#: near-copies of one pipeline make an ensemble no better than that pipeline alone.
+KEEP_PER_CLASSIFIER = 3
 _LEADERBOARD_COLUMNS = (
     "rank",
     "pipeline",
@@ -78,6 +83,23 @@ class Trial:
         return self.status == "ok" and not math.isnan(self.score)
 
 
+def ensemble_candidates(ranked: Sequence[Trial]) -> list[Trial]:
+    """The KEEP_MODELS trials an ensemble chooses among, best first.
+
+    The best of the KEEP_PREDICTIONS first of ``ranked``, taking at most
+    KEEP_PER_CLASSIFIER with one classifier; if that leaves places free, the next
+    best fill them, whatever their classifier. A search that exploits one family
+    still hands the ensemble the best of the others it reached.
+    """
+    seen: Counter[str] = Counter()
+    varied, alike = [], []
+    for place, trial in enumerate(ranked[:KEEP_PREDICTIONS]):
+        classifier = trial.pipeline.classifier.name
+        (varied if seen[classifier] < KEEP_PER_CLASSIFIER else alike).append((place, trial))
+        seen[classifier] += 1
+    return [trial for _, trial in sorted((varied + alike)[:KEEP_MODELS], key=lambda p: p[0])]
+
+
 class History:
     """All trials of a search, in the order they finished.
 
@@ -101,7 +123,7 @@ class History:
             self._forget_models_beyond()
 
     def _forget_models_beyond(self) -> None:
-        kept = {id(t) for t in self.ranked()[:KEEP_MODELS]}
+        kept = {id(t) for t in ensemble_candidates(self.ranked())}
         for index, trial in enumerate(self.trials):
             if trial.models and id(trial) not in kept:
                 self.trials[index] = dataclasses.replace(trial, models=())

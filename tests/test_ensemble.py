@@ -23,9 +23,9 @@ from tests.helpers import mixed_frame
 LOG_LOSS = get_metric("log_loss", 2)
 
 
-def _trial(number: int, proba: np.ndarray, y: np.ndarray) -> Trial:
+def _trial(number: int, proba: np.ndarray, y: np.ndarray, classifier: str = "knn") -> Trial:
     pipeline = PipelineSpec(
-        classifier=Step.of("knn", {"n_neighbors": number}), scaling=Step("none")
+        classifier=Step.of(classifier, {"number": number}), scaling=Step("none")
     )
     return Trial(number, pipeline, "seed", "ok", score=LOG_LOSS(y, proba), oof_proba=proba)
 
@@ -69,6 +69,17 @@ def test_the_selector_chooses_among_the_best_trials_and_again_only_when_they_cha
     assert selector(top) == chosen and len(calls) > picks  # new candidates, same choice
     picks = len(calls)
     assert selector(top + worse) == chosen and len(calls) == picks  # only beyond the top
+
+
+def test_a_pipeline_of_another_classifier_joins_the_ensemble_from_beyond_the_ten_best():
+    trials, y = _noisy_views()
+    best = trials[0]
+    copies = [_trial(10 + i, best.oof_proba, y) for i in range(KEEP_MODELS)]
+    other = _trial(1, trials[1].oof_proba, y, classifier="gaussian_nb")
+    chosen = EnsembleSelector(y, LOG_LOSS, size=20)([best, *copies, other])
+    assert other in [t for t, _ in chosen]  # 12th, behind ten copies of the best
+    blend = sum(w * t.oof_proba for t, w in chosen)
+    assert LOG_LOSS(y, blend) < best.score - 0.01
 
 
 def test_scoring_candidates_in_blocks_at_once_picks_as_one_at_a_time(monkeypatch):

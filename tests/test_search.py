@@ -17,8 +17,8 @@ from automl.components import COMPONENTS, default_grammar
 from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
 from automl.evaluation import Dataset, Folds, make_folds
-from automl.grammar import Component, Grammar
-from automl.history import History, Trial
+from automl.grammar import Component, Grammar, PipelineSpec, Step
+from automl.history import History, Trial, ensemble_candidates
 from automl.metrics import get_metric
 from automl.refit import _all_failed_message, refit_best
 from automl.runner import EvaluationRunner
@@ -182,6 +182,20 @@ def test_the_history_keeps_predictions_of_the_best_trials_only(monkeypatch):
         history.add(Trial(number, spec, "test", "ok", score=score, oof_proba=np.zeros((3, 2))))
     kept = sorted(t.score for t in history.trials if t.oof_proba is not None)
     assert kept == [0.8, 0.9]
+
+
+def test_the_history_keeps_fold_models_of_the_ten_best_three_per_classifier_while_others_are_left():
+    history = History(get_metric("roc_auc", 2))
+    scores = {"knn": [0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93], "gaussian_nb": [0.8, 0.79],
+              "logistic_regression": [0.7, 0.69, 0.68, 0.67]}  # fmt: skip
+    for classifier, values in scores.items():
+        for score in values:
+            spec = PipelineSpec(classifier=Step(classifier), scaling=Step("none"))
+            history.add(Trial(len(history), spec, "test", "ok", score=score, models=("fold",)))
+    kept = sorted((t.score for t in history.trials if t.models), reverse=True)
+    # Three of each classifier, then the next best whatever their classifier.
+    assert kept == [0.99, 0.98, 0.97, 0.96, 0.95, 0.8, 0.79, 0.7, 0.69, 0.68]
+    assert [t.score for t in ensemble_candidates(history.ranked())] == kept
 
 
 def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
