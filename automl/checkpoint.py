@@ -24,7 +24,7 @@ import numpy as np
 
 from automl.evaluation import Fidelity
 from automl.grammar import PipelineSpec
-from automl.history import KEEP_PREDICTIONS, Trial, ensemble_candidates
+from automl.history import Trial, ensemble_candidates, keeping_predictions, rank
 from automl.metrics import Metric
 
 JOURNAL = "journal.jsonl"
@@ -101,25 +101,20 @@ class Journal:
                 file.write("\n")
 
     def _forget_predictions_beyond(self) -> None:
-        kept = sorted(
-            (t for t in self._trials.values() if t.oof_proba is not None),
-            key=lambda t: -self.metric.objective(t.score),
-        )
-        for trial in kept[KEEP_PREDICTIONS:]:
-            self._predictions(trial.pipeline.key).unlink(missing_ok=True)
-            key = (trial.pipeline.key, trial.fidelity)
-            self._trials[key] = _without_predictions(trial)
+        kept = {id(t) for t in keeping_predictions(rank(self._trials.values(), self.metric))}
+        for trial in [t for t in self._trials.values() if t.oof_proba is not None]:
+            if id(trial) not in kept:
+                self._predictions(trial.pipeline.key).unlink(missing_ok=True)
+                key = (trial.pipeline.key, trial.fidelity)
+                self._trials[key] = _without_predictions(trial)
 
     def _forget_models_beyond(self) -> None:
-        with_models = sorted(
-            (t for t in self._trials.values() if t.models),
-            key=lambda t: -self.metric.objective(t.score),
-        )
-        kept = {id(t) for t in ensemble_candidates(with_models)}
-        for trial in (t for t in with_models if id(t) not in kept):
-            self._models(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)
-            key = (trial.pipeline.key, trial.fidelity)
-            self._trials[key] = dataclasses.replace(trial, models=())
+        kept = {id(t) for t in ensemble_candidates(rank(self._trials.values(), self.metric))}
+        for trial in [t for t in self._trials.values() if t.models]:
+            if id(trial) not in kept:
+                self._models(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)
+                key = (trial.pipeline.key, trial.fidelity)
+                self._trials[key] = dataclasses.replace(trial, models=())
 
     def _models(self, key: str, fidelity: Fidelity) -> Path:
         # Written and read by automl only, in the user's own checkpoint directory.

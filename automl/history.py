@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +16,8 @@ from automl.grammar import PipelineSpec
 from automl.metrics import Metric
 
 STATUSES = ("ok", "failed", "timeout", "memout", "crashed", "cancelled")
-#: Out-of-fold predictions are kept for this many of the best trials only: on large
-#: data each is rows x classes numbers, and only the best feed an ensemble.
+#: Out-of-fold predictions are kept for this many of the best trials only, and for
+#: the ensemble's candidates: on large data each is rows x classes numbers.
 KEEP_PREDICTIONS = 50
 #: Trials whose fold models are kept (:func:`ensemble_candidates`): the candidates of
 #: the ensemble, bagged from those models, and stand-ins for a refit on large data.
@@ -83,21 +83,44 @@ class Trial:
         return self.status == "ok" and not math.isnan(self.score)
 
 
+def rank(trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True) -> list[Trial]:
+    """Successful ``trials`` at the highest fidelity reached, best first; ties go to the
+    faster, or with ``prefer_faster=False`` to the earlier.
+
+    Scores at a lower fidelity (fewer rows or folds) never compete with these.
+    """
+    successful = [t for t in trials if t.ok]
+    top = max((t.fidelity.cost for t in successful), default=1.0)
+    return sorted(
+        (t for t in successful if t.fidelity.cost == top),
+        key=lambda t: (-metric.objective(t.score), t.fit_time if prefer_faster else t.number),
+    )
+
+
 def ensemble_candidates(ranked: Sequence[Trial]) -> list[Trial]:
     """The KEEP_MODELS trials an ensemble chooses among, best first.
 
-    The best of the KEEP_PREDICTIONS first of ``ranked``, taking at most
-    KEEP_PER_CLASSIFIER with one classifier; if that leaves places free, the next
-    best fill them, whatever their classifier. A search that exploits one family
-    still hands the ensemble the best of the others it reached.
+    The best of ``ranked``, taking at most KEEP_PER_CLASSIFIER with one classifier;
+    if that leaves places free, the next best fill them, whatever their classifier.
+    A search that exploits one family still hands the ensemble the best of the others
+    it reached. As trials are added, a trial left out is never taken again (its fold
+    models are gone by then): the rule reads all of ``ranked``, not a window of it.
     """
     seen: Counter[str] = Counter()
     varied, alike = [], []
-    for place, trial in enumerate(ranked[:KEEP_PREDICTIONS]):
+    for trial in ranked:
         classifier = trial.pipeline.classifier.name
-        (varied if seen[classifier] < KEEP_PER_CLASSIFIER else alike).append((place, trial))
+        (varied if seen[classifier] < KEEP_PER_CLASSIFIER else alike).append(trial)
         seen[classifier] += 1
-    return [trial for _, trial in sorted((varied + alike)[:KEEP_MODELS], key=lambda p: p[0])]
+    chosen = {id(t) for t in (varied + alike)[:KEEP_MODELS]}
+    return [t for t in ranked if id(t) in chosen]
+
+
+def keeping_predictions(ranked: Sequence[Trial]) -> list[Trial]:
+    """The trials whose out-of-fold predictions are kept: the KEEP_PREDICTIONS best and
+    the ensemble's candidates, however far down the ranking."""
+    best = list(ranked[:KEEP_PREDICTIONS])
+    return best + [t for t in ensemble_candidates(ranked) if t not in best]
 
 
 class History:
@@ -129,24 +152,14 @@ class History:
                 self.trials[index] = dataclasses.replace(trial, models=())
 
     def _forget_predictions_beyond(self) -> None:
-        kept = [t for t in self.ranked() if t.oof_proba is not None]
-        for trial in kept[KEEP_PREDICTIONS:]:
-            self.trials[self.trials.index(trial)] = dataclasses.replace(trial, oof_proba=None)
+        kept = {id(t) for t in keeping_predictions(self.ranked())}
+        for index, trial in enumerate(self.trials):
+            if trial.oof_proba is not None and id(trial) not in kept:
+                self.trials[index] = dataclasses.replace(trial, oof_proba=None)
 
     def ranked(self) -> list[Trial]:
-        """Successful trials at the highest fidelity reached, best first; ties go to the faster.
-
-        Scores at a lower fidelity (fewer rows or folds) never compete with these.
-        """
-        successful = [t for t in self.trials if t.ok]
-        top = max((t.fidelity.cost for t in successful), default=1.0)
-        return sorted(
-            (t for t in successful if t.fidelity.cost == top),
-            key=lambda t: (
-                -self.metric.objective(t.score),
-                t.fit_time if self.prefer_faster else t.number,
-            ),
-        )
+        """Successful trials at the highest fidelity reached, best first (:func:`rank`)."""
+        return rank(self.trials, self.metric, prefer_faster=self.prefer_faster)
 
     def best(self) -> Trial | None:
         ranked = self.ranked()

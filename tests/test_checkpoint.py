@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 from automl import AutoClassifier
-from automl.checkpoint import JOURNAL, JOURNAL_VERSION
+from automl.checkpoint import JOURNAL, JOURNAL_VERSION, Journal
+from automl.evaluation import FULL, Fidelity
+from automl.grammar import PipelineSpec, Step
+from automl.history import History, Trial
+from automl.metrics import get_metric
 from tests.helpers import REPO, mixed_frame
 
 
@@ -51,6 +55,30 @@ def test_a_resumed_search_serves_the_journal_and_ends_like_an_uninterrupted_one(
         except json.JSONDecodeError:
             continue  # the torn line stays; readers skip it
     assert len(records) == 12
+
+
+def test_the_journal_keeps_the_fold_models_and_predictions_the_history_keeps(tmp_path):
+    metric = get_metric("roc_auc", 2)
+    journal, history = Journal(tmp_path, "search", metric), History(metric)
+    rng = np.random.default_rng(0)
+    classifiers = ["lightgbm"] * 3 + ["random_forest", "extra_trees"]
+    for number in range(60):
+        classifier = Step.of(classifiers[rng.integers(5)], {"n_estimators": 10 + number})
+        full = number >= 5  # the first ones at a lower fidelity, as successive halving does
+        trial = Trial(
+            number, PipelineSpec(classifier=classifier, scaling=Step("none")), "test", "ok",
+            score=rng.random(), fit_time=rng.random(), models=("fold",),
+            fidelity=FULL if full else Fidelity(rows=1 / 3),
+            oof_proba=np.zeros((3, 2)) if full else None,
+        )  # fmt: skip
+        journal.record(trial)
+        history.add(trial)
+        in_journal = [journal.lookup(t.pipeline, t.fidelity) for t in history.trials]
+        assert [bool(t.models) for t in in_journal] == [bool(t.models) for t in history.trials]
+        assert [t.oof_proba is not None for t in in_journal] == [
+            t.oof_proba is not None for t in history.trials
+        ]
+    assert len(list(tmp_path.glob("*.models.pkl"))) == 10
 
 
 def test_other_data_or_settings_are_refused(tmp_path):

@@ -23,10 +23,9 @@ from tests.helpers import mixed_frame
 LOG_LOSS = get_metric("log_loss", 2)
 
 
-def _trial(number: int, proba: np.ndarray, y: np.ndarray, classifier: str = "knn") -> Trial:
-    pipeline = PipelineSpec(
-        classifier=Step.of(classifier, {"number": number}), scaling=Step("none")
-    )
+def _trial(number: int, proba: np.ndarray, y: np.ndarray, classifier: Step | None = None) -> Trial:
+    classifier = classifier or Step.of("knn", {"n_neighbors": number})
+    pipeline = PipelineSpec(classifier=classifier, scaling=Step("none"))
     return Trial(number, pipeline, "seed", "ok", score=LOG_LOSS(y, proba), oof_proba=proba)
 
 
@@ -68,14 +67,15 @@ def test_the_selector_chooses_among_the_best_trials_and_again_only_when_they_cha
     top = trials + worse[: KEEP_MODELS - len(trials)]
     assert selector(top) == chosen and len(calls) > picks  # new candidates, same choice
     picks = len(calls)
-    assert selector(top + worse) == chosen and len(calls) == picks  # only beyond the top
+    beyond = worse[KEEP_MODELS - len(trials) :]
+    assert selector(top + beyond) == chosen and len(calls) == picks  # only beyond the top
 
 
 def test_a_pipeline_of_another_classifier_joins_the_ensemble_from_beyond_the_ten_best():
     trials, y = _noisy_views()
     best = trials[0]
     copies = [_trial(10 + i, best.oof_proba, y) for i in range(KEEP_MODELS)]
-    other = _trial(1, trials[1].oof_proba, y, classifier="gaussian_nb")
+    other = _trial(1, trials[1].oof_proba, y, classifier=Step("gaussian_nb"))
     chosen = EnsembleSelector(y, LOG_LOSS, size=20)([best, *copies, other])
     assert other in [t for t, _ in chosen]  # 12th, behind ten copies of the best
     blend = sum(w * t.oof_proba for t, w in chosen)

@@ -12,6 +12,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 
+import automl.history
 from automl.budget import Budget
 from automl.components import COMPONENTS, default_grammar
 from automl.data import check_training_data
@@ -171,31 +172,53 @@ def test_the_history_ranks_by_the_metric_direction():
     assert board["status"].iloc[-1] == "failed" and board["error"].iloc[-1] == "boom"
 
 
-def test_the_history_keeps_predictions_of_the_best_trials_only(monkeypatch):
-    import automl.history
+def _spec(classifier: str) -> PipelineSpec:
+    return PipelineSpec(classifier=Step(classifier), scaling=Step("none"))
 
+
+def test_the_history_keeps_predictions_of_the_best_trials_and_the_ensembles_candidates(
+    monkeypatch,
+):
     monkeypatch.setattr(automl.history, "KEEP_PREDICTIONS", 2)
-    grammar, _ = _grammar_with()
+    monkeypatch.setattr(automl.history, "KEEP_MODELS", 4)
     history = History(get_metric("roc_auc", 2))
-    for number, score in enumerate([0.6, 0.9, 0.7, 0.8]):
-        spec = grammar.sample(np.random.default_rng(number))
-        history.add(Trial(number, spec, "test", "ok", score=score, oof_proba=np.zeros((3, 2))))
+    scores = [("knn", 0.9), ("knn", 0.85), ("knn", 0.8), ("knn", 0.75), ("gaussian_nb", 0.6)]
+    for number, (classifier, score) in enumerate(scores):
+        history.add(
+            Trial(number, _spec(classifier), "test", "ok", score=score, oof_proba=np.zeros((3, 2)))
+        )
     kept = sorted(t.score for t in history.trials if t.oof_proba is not None)
-    assert kept == [0.8, 0.9]
+    assert kept == [0.6, 0.8, 0.85, 0.9]  # the two best, and the candidates: 3 knn, 1 nb
 
 
-def test_the_history_keeps_fold_models_of_the_ten_best_three_per_classifier_while_others_are_left():
+def test_fold_models_are_kept_for_three_per_classifier_then_for_the_next_best():
     history = History(get_metric("roc_auc", 2))
     scores = {"knn": [0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93], "gaussian_nb": [0.8, 0.79],
               "logistic_regression": [0.7, 0.69, 0.68, 0.67]}  # fmt: skip
     for classifier, values in scores.items():
         for score in values:
-            spec = PipelineSpec(classifier=Step(classifier), scaling=Step("none"))
-            history.add(Trial(len(history), spec, "test", "ok", score=score, models=("fold",)))
+            trial = Trial(len(history), _spec(classifier), "test", "ok", score=score,
+                          models=("fold",))  # fmt: skip
+            history.add(trial)
     kept = sorted((t.score for t in history.trials if t.models), reverse=True)
-    # Three of each classifier, then the next best whatever their classifier.
     assert kept == [0.99, 0.98, 0.97, 0.96, 0.95, 0.8, 0.79, 0.7, 0.69, 0.68]
     assert [t.score for t in ensemble_candidates(history.ranked())] == kept
+
+
+def test_an_ensemble_candidate_always_has_its_fold_models_and_predictions(monkeypatch):
+    # A trial left out of the candidates loses its models for good: it must never
+    # be a candidate again, however the later trials rank and whatever they are.
+    monkeypatch.setattr(automl.history, "KEEP_PREDICTIONS", 12)
+    history = History(get_metric("roc_auc", 2))
+    rng = np.random.default_rng(0)
+    classifiers = ["knn"] * 6 + ["gaussian_nb", "logistic_regression", "random_forest"]
+    for number in range(300):
+        spec = _spec(classifiers[rng.integers(len(classifiers))])
+        history.add(Trial(number, spec, "test", "ok", score=rng.random(),
+                          oof_proba=np.zeros((3, 2)), models=("fold",)))  # fmt: skip
+        candidates = ensemble_candidates(history.ranked())
+        assert len(candidates) == min(len(history), automl.history.KEEP_MODELS)
+        assert all(t.models and t.oof_proba is not None for t in candidates)
 
 
 def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
