@@ -108,10 +108,8 @@ def bagged_ensemble(
     members: Sequence[tuple[Trial, float]], X, y, n_classes: int
 ) -> VotingClassifier | None:
     """The soft vote of every member's fold models, each weighted by its member's weight
-    over its number of fold models: no refit, and the variance of each model averaged
-    away (bagging, as AutoGluon does). A member promoted by successive halving brings
-    the models of the folds it went on to: two repeats of three on small data, four
-    folds of five on medium data. None unless every fold model knows every class."""
+    over its number of folds: no refit, and the variance of each model averaged away
+    (bagging, as AutoGluon does). None unless every fold model knows every class."""
     models = [(model, weight / len(trial.models)) for trial, weight in members
               for model in trial.models]  # fmt: skip
     if not models or any(len(model.classes_) != n_classes for model, _ in models):

@@ -126,10 +126,6 @@ class FoldProgress:
     def nbytes(self) -> int:
         return self.proba_sum.nbytes + self.n_validated.nbytes
 
-    @property
-    def seconds(self) -> float:
-        return self.fit_time + self.predict_time
-
 
 @dataclass(frozen=True, eq=False)
 class FoldScores:
@@ -144,8 +140,7 @@ class FoldScores:
     #: The fitted fold models, when asked for (they predict class codes), from fold
     #: ``models_from`` on.
     models: tuple = ()
-    #: The sums a dearer evaluation on all rows can go on from (None unless the
-    #: evaluation fitted all rows and left folds to fit).
+    #: Where a dearer fidelity can go on from: on all rows, with folds left to fit.
     progress: FoldProgress | None = None
 
 
@@ -231,12 +226,9 @@ def cross_validate(
     """
     X, y_codes = data.X, data.y_codes
     n_folds = fidelity.n_folds(len(data.folds))
-    if resume is None:
-        done = FoldProgress.start(len(y_codes), data.n_classes)
-    elif fidelity.rows != 1.0 or resume.n_folds > n_folds or resume.proba_sum.shape[0] != len(X):
+    done = resume or FoldProgress.start(len(y_codes), data.n_classes)
+    if resume is not None and (fidelity.rows != 1.0 or resume.n_folds > n_folds):
         raise ValueError(f"cannot go on from {resume.n_folds} folds at fidelity {fidelity}")
-    else:
-        done = resume
     proba_sum, n_validated = done.proba_sum.copy(), done.n_validated.copy()
     scores, models = list(done.scores), []
     fit_time, predict_time = done.fit_time, done.predict_time

@@ -88,7 +88,6 @@ class EvaluationRunner:
 
     def submit(self, proposal: Proposal, time_limit: float) -> None:
         """Start cross-validating ``proposal``; its trial comes out of :meth:`wait`."""
-        resume, n_cheaper = self._resume_point(proposal)
         done = self.journal.lookup(proposal.pipeline, proposal.fidelity) if self.journal else None
         if done is not None:
             self._n_trials += 1
@@ -103,6 +102,7 @@ class EvaluationRunner:
         # Fold models of full evaluations make bagged ensembles; on large data (one
         # holdout split) the fold model may also stand in for a refit.
         keep = proposal.fidelity == FULL or len(self.folds) == 1
+        resume, n_cheaper = self._cheaper_folds(proposal)
         evaluate = functools.partial(
             cross_validate, keep_models=keep, models_from=n_cheaper, resume=resume
         )
@@ -112,8 +112,7 @@ class EvaluationRunner:
             estimator,
             self.metric,
             proposal.fidelity,
-            # The limit holds for the whole evaluation, the folds gone on from included.
-            time_limit=time_limit - (resume.seconds if resume else 0.0),
+            time_limit=time_limit,
             memory_limit=self.memory_limit,
         )
         self._proposals[task] = proposal
@@ -170,19 +169,18 @@ class EvaluationRunner:
                     outcomes[running.pop(outcome.task_id)] = outcome
         return outcomes
 
-    def _resume_point(self, proposal: Proposal) -> tuple[FoldProgress | None, int]:
-        """For a promotion on all rows: the progress of its cheaper evaluation, if it is
-        kept, and how many folds that evaluation fitted.
+    def _cheaper_folds(self, proposal: Proposal) -> tuple[FoldProgress | None, int]:
+        """The progress of a promotion's cheaper evaluation on all rows, if it is kept,
+        and how many folds that evaluation fitted.
 
         The promotion keeps no models of those folds, whether it goes on from them or,
-        their progress gone, fits them again: its scores and models are the same either way.
+        their progress gone, fits them again: its trial is the same either way.
         """
         cheaper = proposal.promoted_from
         if cheaper is None or cheaper.rows != 1.0 or proposal.fidelity.rows != 1.0:
             return None, 0
-        n_cheaper = cheaper.n_folds(len(self.folds))
-        _, progress = self._progress.pop(proposal.pipeline.key, (None, None))
-        return (progress if progress and progress.n_folds == n_cheaper else None), n_cheaper
+        kept = self._progress.pop(proposal.pipeline.key, None)
+        return (kept[1] if kept else None), cheaper.n_folds(len(self.folds))
 
     def _keep_progress(self, key: str, score: float, progress: FoldProgress) -> None:
         self._progress[key] = (self.metric.objective(score), progress)
@@ -207,12 +205,11 @@ class EvaluationRunner:
             return Trial(
                 status="failed", error="the metric is undefined on a validation fold", **common
             )
-        score = float(np.mean(scores.scores))
         if scores.progress is not None:
-            self._keep_progress(proposal.pipeline.key, score, scores.progress)
+            self._keep_progress(proposal.pipeline.key, np.mean(scores.scores), scores.progress)
         return Trial(
             status="ok",
-            score=score,
+            score=float(np.mean(scores.scores)),
             score_std=float(np.std(scores.scores)),
             fold_scores=scores.scores,
             fit_time=scores.fit_time,
