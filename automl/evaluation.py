@@ -9,7 +9,6 @@ imputers, encoders and scalers never see the validation rows.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import time
 import warnings
 from dataclasses import dataclass
@@ -102,32 +101,6 @@ class Dataset:
 
 
 @dataclass(frozen=True, eq=False)
-class FoldProgress:
-    """A cross-validation's running sums after its first folds.
-
-    A dearer fidelity on all rows fits the same first folds first, alike: it goes on
-    from here instead (successive halving promotes a third of the pipelines, and each
-    would fit those folds again: a third of a repeated cross-validation, a fifth of
-    a 5-fold one).
-    """
-
-    n_folds: int
-    scores: tuple[float, ...]
-    proba_sum: np.ndarray
-    n_validated: np.ndarray
-    fit_time: float
-    predict_time: float
-
-    @classmethod
-    def start(cls, n_rows: int, n_classes: int) -> FoldProgress:
-        return cls(0, (), np.zeros((n_rows, n_classes)), np.zeros(n_rows), 0.0, 0.0)
-
-    @property
-    def nbytes(self) -> int:
-        return self.proba_sum.nbytes + self.n_validated.nbytes
-
-
-@dataclass(frozen=True, eq=False)
 class FoldScores:
     """What cross-validating one pipeline gives."""
 
@@ -137,11 +110,8 @@ class FoldScores:
     oof_proba: np.ndarray
     fit_time: float
     predict_time: float
-    #: The fitted fold models, when asked for (they predict class codes), from fold
-    #: ``models_from`` on.
+    #: The fitted fold models, when asked for (they predict class codes).
     models: tuple = ()
-    #: Where a dearer fidelity can go on from: on all rows, with folds left to fit.
-    progress: FoldProgress | None = None
 
 
 def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0) -> Folds:
@@ -202,38 +172,22 @@ def take_rows(X, rows: np.ndarray):
 
 
 def cross_validate(
-    data: Dataset,
-    pipeline,
-    metric: Metric,
-    fidelity: Fidelity = FULL,
-    *,
-    keep_models: bool = False,
-    models_from: int = 0,
-    resume: FoldProgress | None = None,
+    data: Dataset, pipeline, metric: Metric, fidelity: Fidelity = FULL, *, keep_models: bool = False
 ) -> FoldScores:
     """Fit ``pipeline`` on each fold's training rows and score its validation rows.
 
     A lower ``fidelity`` uses the first folds only, and fits on a stratified share of
     each fold's training rows (the same subsample for every pipeline).
-    ``keep_models`` returns the fitted fold models too, from fold ``models_from`` on:
-    on large data they can stand in for a refit on all rows that would not fit in the
-    time left.
-    ``resume`` goes on from the ``progress`` of a cheaper evaluation of the same
-    pipeline on all rows, fitting only the folds it has not: the result is the one a
-    fresh evaluation gives, to the last bit (the fits are deterministic), and so are
-    the models from fold ``models_from`` on, where that is ``resume.n_folds``.
+    ``keep_models`` returns the fitted fold models too: on large data they can stand
+    in for a refit on all rows that would not fit in the time left.
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
+    proba_sum = np.zeros((len(y_codes), data.n_classes))
+    n_validated = np.zeros(len(y_codes))
+    scores, models, fit_time, predict_time = [], [], 0.0, 0.0
     n_folds = fidelity.n_folds(len(data.folds))
-    done = resume or FoldProgress.start(len(y_codes), data.n_classes)
-    if resume is not None and (fidelity.rows != 1.0 or resume.n_folds > n_folds):
-        raise ValueError(f"cannot go on from {resume.n_folds} folds at fidelity {fidelity}")
-    proba_sum, n_validated = done.proba_sum.copy(), done.n_validated.copy()
-    scores, models = list(done.scores), []
-    fit_time, predict_time = done.fit_time, done.predict_time
-    folds = zip(data.folds.train, data.folds.valid, strict=True)
-    for train, valid in itertools.islice(folds, done.n_folds, n_folds):
+    for train, valid in zip(data.folds.train[:n_folds], data.folds.valid[:n_folds], strict=True):
         train = subsample(train, y_codes, fidelity.rows)
         model = clone(pipeline)
         start = time.perf_counter()
@@ -245,16 +199,11 @@ def cross_validate(
         proba_sum[valid] += proba
         n_validated[valid] += 1
         scores.append(metric(y_codes[valid], proba))
-        if keep_models and len(scores) > models_from:
+        if keep_models:
             models.append(model)
     with np.errstate(invalid="ignore"):
         oof = (proba_sum / n_validated[:, None]).astype(np.float32)
-    progress = None
-    if fidelity.rows == 1.0 and n_folds < len(data.folds):
-        progress = FoldProgress(
-            n_folds, tuple(scores), proba_sum, n_validated, fit_time, predict_time
-        )
-    return FoldScores(tuple(scores), oof, fit_time, predict_time, tuple(models), progress)
+    return FoldScores(tuple(scores), oof, fit_time, predict_time, tuple(models))
 
 
 def predictions_digest(oof_proba: np.ndarray) -> str:

@@ -49,8 +49,6 @@ class Proposal:
     pipeline: PipelineSpec
     origin: str
     fidelity: Fidelity = FULL
-    #: Of a promotion by successive halving: the cheaper fidelity it was evaluated at.
-    promoted_from: Fidelity | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,8 +72,7 @@ class Trial:
     error: str = ""
     oof_proba: np.ndarray | None = None
     fidelity: Fidelity = FULL
-    #: Fitted fold models of the best trials, predicting class codes; a promotion's only
-    #: of the folds its cheaper evaluation did not fit.
+    #: Fitted fold models of the best trials, predicting class codes.
     models: tuple = ()
     #: Identifies the validation predictions: two pipelines with one classifier step
     #: and one digest at one fidelity are the same model (a step that did nothing).

@@ -12,7 +12,6 @@ from automl.checkpoint import Journal
 from automl.evaluation import (
     FULL,
     Dataset,
-    FoldProgress,
     FoldScores,
     cross_validate,
     fit_on_all_rows,
@@ -25,9 +24,6 @@ from automl.workers import Outcome, WorkerPool
 
 #: How long one wait for refits lasts; the pool enforces each fit's own time limit.
 _REFIT_WAIT_SECONDS = 5.0
-#: Bytes of cheaper evaluations' progress kept for their promotion; beyond, that of the
-#: worst scores goes first (successive halving promotes only the best).
-PROGRESS_BYTES = 64 * 2**20
 
 
 class EvaluationRunner:
@@ -75,8 +71,6 @@ class EvaluationRunner:
         self._clock, self._start = clock, start
         self._proposals: dict[int, Proposal] = {}
         self._n_trials = 0
-        #: Pipeline key -> (objective, progress) of its cheaper evaluation.
-        self._progress: dict[str, tuple[float, FoldProgress]] = {}
 
     @property
     def n_running(self) -> int:
@@ -102,10 +96,7 @@ class EvaluationRunner:
         # Fold models of full evaluations make bagged ensembles; on large data (one
         # holdout split) the fold model may also stand in for a refit.
         keep = proposal.fidelity == FULL or len(self.folds) == 1
-        resume, n_cheaper = self._cheaper_folds(proposal)
-        evaluate = functools.partial(
-            cross_validate, keep_models=keep, models_from=n_cheaper, resume=resume
-        )
+        evaluate = functools.partial(cross_validate, keep_models=keep)
         task = self.pool.submit(
             evaluate,
             self._data,
@@ -169,24 +160,6 @@ class EvaluationRunner:
                     outcomes[running.pop(outcome.task_id)] = outcome
         return outcomes
 
-    def _cheaper_folds(self, proposal: Proposal) -> tuple[FoldProgress | None, int]:
-        """The progress of a promotion's cheaper evaluation on all rows, if it is kept,
-        and how many folds that evaluation fitted.
-
-        The promotion keeps no models of those folds, whether it goes on from them or,
-        their progress gone, fits them again: its trial is the same either way.
-        """
-        cheaper = proposal.promoted_from
-        if cheaper is None or cheaper.rows != 1.0 or proposal.fidelity.rows != 1.0:
-            return None, 0
-        kept = self._progress.pop(proposal.pipeline.key, None)
-        return (kept[1] if kept else None), cheaper.n_folds(len(self.folds))
-
-    def _keep_progress(self, key: str, score: float, progress: FoldProgress) -> None:
-        self._progress[key] = (self.metric.objective(score), progress)
-        while sum(p.nbytes for _, p in self._progress.values()) > PROGRESS_BYTES:
-            del self._progress[min(self._progress, key=lambda k: self._progress[k][0])]
-
     def _trial(self, outcome: Outcome) -> Trial:
         proposal = self._proposals.pop(outcome.task_id)
         self._n_trials += 1
@@ -205,8 +178,6 @@ class EvaluationRunner:
             return Trial(
                 status="failed", error="the metric is undefined on a validation fold", **common
             )
-        if scores.progress is not None:
-            self._keep_progress(proposal.pipeline.key, np.mean(scores.scores), scores.progress)
         return Trial(
             status="ok",
             score=float(np.mean(scores.scores)),

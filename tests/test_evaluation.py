@@ -12,7 +12,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from automl.evaluation import (
-    FULL,
     HOLDOUT_ABOVE_ROWS,
     REPEAT_BELOW_ROWS,
     REPEATS,
@@ -135,39 +134,6 @@ def test_a_lower_fidelity_fits_fewer_rows_on_fewer_folds_and_validates_all_of_th
         assert seen < set(train) and len(seen) == round(len(train) / 3)
     validated = ~np.isnan(result.oof_proba[:, 0])
     assert set(np.flatnonzero(validated)) == set(np.concatenate(data.folds.valid[:2]))
-
-
-@pytest.mark.parametrize("n_rows", [200, REPEAT_BELOW_ROWS])  # repeated 5-fold, and 5-fold
-def test_a_promotion_goes_on_from_the_cheaper_folds_and_scores_as_a_fresh_evaluation(n_rows):
-    data = _dataset(n_rows=n_rows)
-    pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
-    metric = METRICS["log_loss"]
-    cheaper = cross_validate(data, pipeline, metric, Fidelity(folds=0.2 if n_rows > 200 else 1 / 3))
-    n_cheaper = len(cheaper.scores)
-    fresh = cross_validate(data, pipeline, metric, keep_models=True, models_from=n_cheaper)
-    RowSpy.seen = []
-    resumed = cross_validate(
-        data, pipeline, metric, keep_models=True, models_from=n_cheaper, resume=cheaper.progress
-    )
-    assert cheaper.progress.n_folds == n_cheaper and fresh.progress is None
-    assert len(RowSpy.seen) == len(resumed.models) == len(data.folds) - n_cheaper
-    assert resumed.scores == fresh.scores
-    np.testing.assert_array_equal(resumed.oof_proba, fresh.oof_proba)  # to the last bit
-    for again, model in zip(resumed.models, fresh.models, strict=True):
-        np.testing.assert_array_equal(again.predict_proba(data.X), model.predict_proba(data.X))
-
-
-def test_only_a_cheaper_evaluation_on_all_rows_can_be_gone_on_from():
-    data = _dataset()
-    cheaper = cross_validate(data, LogisticRegression(), METRICS["log_loss"], Fidelity(rows=0.5))
-    assert cheaper.progress is None
-    progress = cross_validate(
-        data, LogisticRegression(), METRICS["log_loss"], Fidelity(folds=0.2)
-    ).progress
-    with pytest.raises(ValueError, match="cannot go on"):
-        cross_validate(data, LogisticRegression(), METRICS["log_loss"], Fidelity(rows=0.5),
-                       resume=progress)  # fmt: skip
-    assert cross_validate(data, LogisticRegression(), METRICS["log_loss"], FULL).progress is None
 
 
 def test_a_subsample_keeps_every_class():

@@ -11,18 +11,15 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
 
 import automl.history
-import automl.runner
 from automl.budget import Budget
 from automl.components import COMPONENTS, default_grammar
 from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
-from automl.evaluation import FULL, Dataset, Fidelity, Folds, make_folds
+from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar, PipelineSpec, Step
-from automl.grammar import Hyperparameter as HP
-from automl.history import History, Proposal, Trial, ensemble_candidates
+from automl.history import History, Trial, ensemble_candidates
 from automl.metrics import get_metric
 from automl.refit import _all_failed_message, refit_best
 from automl.runner import EvaluationRunner
@@ -246,68 +243,6 @@ def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
     assert best is history.best()
     assert set(model.predict(X[:50])) <= {"yes", "no"}
     assert (model.predict(X) == labels).mean() > 0.8
-
-
-class CountingClassifier(ClassifierMixin, BaseEstimator):
-    """A logistic regression that adds a line to ``path`` at each fit (``flip``: upside down)."""
-
-    def __init__(self, path="", flip=False):
-        self.path, self.flip = path, flip
-
-    def fit(self, X, y):
-        with open(self.path, "a") as file:
-            file.write("fit\n")
-        self.model_ = LogisticRegression().fit(X, y)
-        self.classes_ = self.model_.classes_
-        return self
-
-    def predict_proba(self, X):
-        proba = self.model_.predict_proba(X)
-        return proba[:, ::-1] if self.flip else proba
-
-
-def test_a_promotion_fits_only_the_folds_left_while_its_cheaper_evaluation_is_kept(
-    monkeypatch, tmp_path
-):
-    def counting(params, profile):
-        return CountingClassifier(str(tmp_path / params["name"]), params["name"] == "worse")
-
-    names = HP.choice("name", ("better", "worse"), "better")
-    grammar, dataset = _grammar_with(
-        Component("counting", "classifier", counting, lambda profile: (names,)), only_extra=True
-    )
-    folds = make_folds(dataset.y_codes, random_state=0)  # 120 rows: 5-fold, repeated 3 times
-    dataset = dataclasses.replace(dataset, folds=folds)
-    default = grammar.default_pipeline("counting")
-    specs = {
-        name: dataclasses.replace(default, classifier=Step.of("counting", {"name": name}))
-        for name in ("better", "worse")
-    }
-    cheaper, full = Fidelity(folds=1 / 3), FULL
-    # Room for one cheaper evaluation's progress: the worse one's goes.
-    monkeypatch.setattr(automl.runner, "PROGRESS_BYTES", 120 * 3 * 8)
-    with WorkerPool() as pool:
-        runner = EvaluationRunner(pool, dataset, grammar, get_metric("roc_auc", 2),
-                                  random_state=0, clock=time.monotonic, start=0.0)  # fmt: skip
-        first = _evaluate(runner, [Proposal(s, "test", cheaper) for s in specs.values()])
-        second = _evaluate(
-            runner, [Proposal(s, "promoted", full, promoted_from=cheaper) for s in specs.values()]
-        )
-    assert first["better"].score > first["worse"].score
-    fits = {name: len((tmp_path / name).read_text().splitlines()) for name in specs}
-    assert fits == {"better": 5 + 10, "worse": 5 + 15}
-    for name in specs:  # alike, gone on from or not
-        assert len(second[name].models) == 10 and len(second[name].fold_scores) == 15
-        assert second[name].fold_scores[:5] == first[name].fold_scores
-
-
-def _evaluate(runner: EvaluationRunner, proposals: list[Proposal]) -> dict[str, Trial]:
-    for proposal in proposals:
-        runner.submit(proposal, time_limit=60.0)
-    trials = []
-    while len(trials) < len(proposals):
-        trials += runner.wait(1.0)
-    return {t.pipeline.classifier.kwargs["name"]: t for t in trials}
 
 
 def test_the_search_keeps_time_to_refit_the_ensembles_other_members_and_no_more():

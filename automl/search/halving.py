@@ -5,9 +5,8 @@ ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
 training rows (large data), on one fold (medium data) or on the first of repeated
 cross-validations (small data); whenever a worker is free,
 a pipeline in the top 1/eta of its rung moves up to the next, larger fidelity, so
-that only those that keep winning reach full cross-validation. A promotion from one
-fold to all of them goes on from the folds it was scored on (the runner keeps their
-sums) rather than fitting them again. There is no barrier between rungs::
+that only those that keep winning reach full cross-validation. There is no barrier
+between rungs::
 
     ask:
         for each rung, from the second highest down:
@@ -66,7 +65,7 @@ class SuccessiveHalving:
             trial = self._promotable(lower)
             if trial is not None:
                 self._promoted.add((trial.pipeline.key, lower))
-                return Proposal(trial.pipeline, "promoted", fidelity=upper, promoted_from=lower)
+                return Proposal(trial.pipeline, "promoted", fidelity=upper)
         proposal = self.searcher.ask()
         if proposal is None:
             return None
