@@ -28,8 +28,9 @@ def refit_best(
     When none is expected to fit, the best trial that kept its fold model (large
     data) is used as it is, through ``stand_in`` (which makes it the model users get,
     or returns None if it cannot be); failing that, the fastest one is refitted
-    anyway. Either way with a warning: a model a little worse, or a little late,
-    beats no model.
+    anyway. When every refit tried fails (a time limit on a busy machine), that fold
+    model stands in too. Either way with a warning: a model a little worse, or a
+    little late, beats no model.
 
     Raises
     ------
@@ -42,18 +43,9 @@ def refit_best(
     fitting = [t for t in ranked if refit_estimate(t, runner.folds) <= time_left()]
     forced = not fitting
     if forced:
-        for trial in (t for t in ranked if t.models):
-            model = stand_in(trial.models[0])
-            if model is not None:
-                warnings.warn(
-                    "Refitting on all rows would not fit in the time left: the model "
-                    f"fitted during the search ({trial.pipeline.describe()}, on "
-                    f"{_share_of_rows(trial, runner.folds):.0%} of the rows) is used instead. "
-                    "A larger time_budget leaves time for the refit.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                return trial, model
+        found = _fold_model(ranked, stand_in, runner.folds, "would not fit in the time left")
+        if found is not None:
+            return found
         fitting = [min(ranked, key=lambda t: refit_estimate(t, runner.folds))]
         warnings.warn(
             "No pipeline is expected to refit in the time left; refitting the fastest "
@@ -73,7 +65,27 @@ def refit_best(
             return trial, outcome.value
         reason = (outcome.error or "no reason").splitlines()[0]
         errors.append(f"{trial.pipeline.describe()}: {outcome.status}: {reason}")
+    found = _fold_model(ranked, stand_in, runner.folds, f"failed ({errors[0]})")
+    if found is not None:
+        return found
     raise RuntimeError("Refitting the best pipelines on all rows failed:\n" + "\n".join(errors))
+
+
+def _fold_model(ranked, stand_in, folds, why: str) -> tuple[Trial, object] | None:
+    """The best trial's fold model made the final model by ``stand_in``, with a warning;
+    None when no trial kept one (or ``stand_in`` cannot use it)."""
+    for trial in (t for t in ranked if t.models):
+        model = stand_in(trial.models[0])
+        if model is not None:
+            warnings.warn(
+                f"Refitting on all rows {why}: the model fitted during the search "
+                f"({trial.pipeline.describe()}, on {_share_of_rows(trial, folds):.0%} of the "
+                "rows) is used instead. A larger time_budget leaves time for the refit.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return trial, model
+    return None
 
 
 def _share_of_rows(trial: Trial, folds) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
 
 import automl.history
 from automl.budget import Budget
@@ -242,6 +243,41 @@ def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
             )  # fmt: skip
     assert best is history.best()
     assert set(model.predict(X[:50])) <= {"yes", "no"}
+    assert (model.predict(X) == labels).mean() > 0.8
+
+
+class NoRefitClassifier(ClassifierMixin, BaseEstimator):
+    """A logistic regression on a holdout fold's rows; fails on all 12,000 of them."""
+
+    def fit(self, X, y):
+        if len(X) > 11_000:
+            raise ValueError("fails on all rows on purpose")
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+def test_on_large_data_the_fold_model_stands_in_when_every_refit_fails():
+    X, y = make_classification(12_000, 8, n_informative=5, random_state=0)
+    labels = np.where(y == 1, "yes", "no")
+    data = check_training_data(X, labels)
+    folds = make_folds(data.y_codes, random_state=0)
+    norefit = Component("norefit", "classifier", lambda params, profile: NoRefitClassifier())
+    grammar = Grammar([norefit, *COMPONENTS], data.profile)
+    dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+    history, _ = _search(grammar, dataset, [grammar.default_pipeline("norefit")], max_evals=1)
+    with WorkerPool() as pool:
+        runner = EvaluationRunner(pool, dataset, grammar, get_metric("roc_auc", 2),
+                                  random_state=0, clock=time.monotonic, start=0.0)  # fmt: skip
+        with pytest.warns(UserWarning, match="failed .*is used instead"):
+            best, model = refit_best(
+                runner, history, lambda: 100.0,
+                stand_in=lambda fold_model: voting_ensemble([(fold_model, 1.0)], X, labels),
+            )  # fmt: skip
+    assert best is history.best()
     assert (model.predict(X) == labels).mean() > 0.8
 
 
