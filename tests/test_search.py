@@ -222,25 +222,39 @@ def test_an_ensemble_candidate_always_has_its_fold_models_and_predictions(monkey
         assert all(t.models and t.oof_proba is not None for t in candidates)
 
 
-def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
+def _large_data():
+    """``X, labels, profile, dataset``: 12,000 rows, binary labels, one holdout split
+    (whose fold model saw most rows)."""
     X, y = make_classification(12_000, 8, n_informative=5, random_state=0)
     labels = np.where(y == 1, "yes", "no")
     data = check_training_data(X, labels)
     folds = make_folds(data.y_codes, random_state=0)
-    assert len(folds) == 1  # one holdout split: the fold model saw most rows
-    grammar = default_grammar(data.profile)
+    assert len(folds) == 1
     dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
-    seeds = [grammar.default_pipeline(name) for name in ("logistic_regression", "gaussian_nb")]
-    history, _ = _search(grammar, dataset, seeds, max_evals=2)
-    assert all(len(t.models) == 1 for t in history.trials)
+    return X, labels, data.profile, dataset
+
+
+def _refit_with_fold_model(grammar, dataset, history, X, labels, time_left, warning: str):
+    """``refit_best`` whose fold model stands in as a vote over it, warning ``warning``."""
     with WorkerPool() as pool:
         runner = EvaluationRunner(pool, dataset, grammar, get_metric("roc_auc", 2),
                                   random_state=0, clock=time.monotonic, start=0.0)  # fmt: skip
-        with pytest.warns(UserWarning, match="is used instead"):
-            best, model = refit_best(
-                runner, history, lambda: 0.0,
+        with pytest.warns(UserWarning, match=warning):
+            return refit_best(
+                runner, history, time_left,
                 stand_in=lambda fold_model: voting_ensemble([(fold_model, 1.0)], X, labels),
             )  # fmt: skip
+
+
+def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
+    X, labels, profile, dataset = _large_data()
+    grammar = default_grammar(profile)
+    seeds = [grammar.default_pipeline(name) for name in ("logistic_regression", "gaussian_nb")]
+    history, _ = _search(grammar, dataset, seeds, max_evals=2)
+    assert all(len(t.models) == 1 for t in history.trials)
+    best, model = _refit_with_fold_model(
+        grammar, dataset, history, X, labels, lambda: 0.0, "is used instead"
+    )
     assert best is history.best()
     assert set(model.predict(X[:50])) <= {"yes", "no"}
     assert (model.predict(X) == labels).mean() > 0.8
@@ -261,22 +275,13 @@ class NoRefitClassifier(ClassifierMixin, BaseEstimator):
 
 
 def test_on_large_data_the_fold_model_stands_in_when_every_refit_fails():
-    X, y = make_classification(12_000, 8, n_informative=5, random_state=0)
-    labels = np.where(y == 1, "yes", "no")
-    data = check_training_data(X, labels)
-    folds = make_folds(data.y_codes, random_state=0)
+    X, labels, profile, dataset = _large_data()
     norefit = Component("norefit", "classifier", lambda params, profile: NoRefitClassifier())
-    grammar = Grammar([norefit, *COMPONENTS], data.profile)
-    dataset = Dataset(data.X, data.y, data.y_codes, folds, data.profile.n_classes)
+    grammar = Grammar([norefit, *COMPONENTS], profile)
     history, _ = _search(grammar, dataset, [grammar.default_pipeline("norefit")], max_evals=1)
-    with WorkerPool() as pool:
-        runner = EvaluationRunner(pool, dataset, grammar, get_metric("roc_auc", 2),
-                                  random_state=0, clock=time.monotonic, start=0.0)  # fmt: skip
-        with pytest.warns(UserWarning, match="failed .*is used instead"):
-            best, model = refit_best(
-                runner, history, lambda: 100.0,
-                stand_in=lambda fold_model: voting_ensemble([(fold_model, 1.0)], X, labels),
-            )  # fmt: skip
+    best, model = _refit_with_fold_model(
+        grammar, dataset, history, X, labels, lambda: 100.0, "failed .*is used instead"
+    )
     assert best is history.best()
     assert (model.predict(X) == labels).mean() > 0.8
 
