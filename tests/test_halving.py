@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from sklearn.datasets import make_classification
 
 from automl import AutoClassifier
@@ -82,6 +83,23 @@ def test_of_copies_of_a_model_only_the_cheapest_moves_up():
     promoted = [scheduler.ask() for _ in range(3)]
     assert [p.origin for p in promoted] == ["promoted", "promoted", "random"]
     assert {p.pipeline for p in promoted[:2]} == {copy, variant}
+
+
+def test_a_promotion_is_expected_to_take_its_cheaper_time_times_the_growth_in_fidelity():
+    levels = (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
+    scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
+    durations = {}
+    for number in range(3):
+        proposal = scheduler.ask()
+        assert proposal.origin != "promoted" and np.isnan(proposal.expected_seconds)
+        durations[proposal.pipeline] = 0.5 + number
+        scheduler.tell(
+            Trial(number, proposal.pipeline, proposal.origin, "ok", score=number / 10,
+                  fidelity=levels[0], duration=durations[proposal.pipeline])
+        )  # fmt: skip
+    promoted = scheduler.ask()
+    assert promoted.origin == "promoted" and promoted.fidelity == levels[1]
+    assert promoted.expected_seconds == pytest.approx(3 * durations[promoted.pipeline])
 
 
 def test_the_best_is_chosen_among_the_highest_fidelity_only():
