@@ -95,8 +95,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dataset_names(spec: str) -> list[str]:
+    """Names separated by commas, or a file of them, one per line (``#`` comments)."""
     path = Path(spec)
-    if path.exists():
+    if "," not in spec and path.is_file():
         lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
         return [line for line in lines if line]
     return [name.strip() for name in spec.split(",") if name.strip()]
