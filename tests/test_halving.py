@@ -33,6 +33,13 @@ def test_rungs_depend_on_the_rows():
     assert _levels(60_000) == (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
 
 
+def test_a_first_look_fits_each_row_once_per_fold_it_evaluates():
+    small, medium = (make_folds(np.arange(n) % 2, cv=5) for n in (600, 1500))
+    assert fidelity_levels(small)[0].fitted_rows(small) == 5 * 480  # one repeat of 5 folds
+    assert fidelity_levels(medium)[0].fitted_rows(medium) == 1200  # one fold of 5
+    assert FULL.fitted_rows(small) == 15 * 480
+
+
 def _tell(scheduler, proposal, number):
     score = (number * 7919 % 97) / 97  # a fixed, scrambled score per proposal
     trial = Trial(number, proposal.pipeline, proposal.origin, "ok", score=score,
@@ -85,8 +92,8 @@ def test_of_copies_of_a_model_only_the_cheapest_moves_up():
     assert {p.pipeline for p in promoted[:2]} == {copy, variant}
 
 
-def test_a_promotion_is_expected_to_take_its_cheaper_time_times_the_growth_in_fidelity():
-    levels = (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
+def _promote_after_three(levels):
+    """The first promotion of a scheduler told three results, and their durations."""
     scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
     durations = {}
     for number in range(3):
@@ -99,7 +106,15 @@ def test_a_promotion_is_expected_to_take_its_cheaper_time_times_the_growth_in_fi
         )  # fmt: skip
     promoted = scheduler.ask()
     assert promoted.origin == "promoted" and promoted.fidelity == levels[1]
-    assert promoted.expected_seconds == pytest.approx(3 * durations[promoted.pipeline])
+    return promoted, durations[promoted.pipeline]
+
+
+def test_a_promotion_to_more_folds_is_expected_to_take_its_time_times_the_growth_in_folds():
+    promoted, duration = _promote_after_three((Fidelity(folds=1 / 5), FULL))
+    assert promoted.expected_seconds == pytest.approx(5 * duration)
+    # Time on more rows depends on the learner: not guessed.
+    promoted, _ = _promote_after_three((Fidelity(rows=1 / 3), FULL))
+    assert np.isnan(promoted.expected_seconds)
 
 
 def test_the_best_is_chosen_among_the_highest_fidelity_only():
