@@ -72,13 +72,20 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
     lines = [f"== budget {budget:g} s: {title} ==", table.to_string(float_format=_fmt)]
     ranks = objective.rank(axis=1, ascending=False).mean().sort_values()
     lines.append("\nmean rank (1 is best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()))
-    if "cv_score" in ok:
-        cv = ok.assign(cv=_sign(ok) * ok["cv_score"])
-        cv = cv.pivot_table(index="dataset", columns="system", values="cv", aggfunc="mean")
-        cv_ranks = cv.dropna().rank(axis=1, ascending=False).mean().sort_values()
+    for column, what in (
+        ("cv_score", "the best CV score (what the search optimises"),
+        ("single_test_score", "the best single pipeline's test score (no ensemble"),
+    ):
+        if column not in ok:
+            continue
+        values = ok.assign(value=_sign(ok) * ok[column])
+        values = values.pivot_table(
+            index="dataset", columns="system", values="value", aggfunc="mean"
+        ).dropna()
+        ranks = values.rank(axis=1, ascending=False).mean().sort_values()
         lines.append(
-            f"mean rank on the best CV score (what the search optimises; {len(cv.dropna())} "
-            "datasets): " + ", ".join(f"{s} {r:.2f}" for s, r in cv_ranks.items())
+            f"mean rank on {what}; {len(values)} datasets): "
+            + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items())
         )
     for system in [s for s in objective.columns if s.startswith("automl")]:
         for other in [s for s in objective.columns if s != system]:
