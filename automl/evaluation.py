@@ -77,10 +77,6 @@ class Fidelity:
     def n_folds(self, total: int) -> int:
         return max(1, round(self.folds * total))
 
-    def fitted_rows(self, folds: Folds) -> float:
-        """The rows fitted on at this fidelity, once per fold: the work of an evaluation."""
-        return self.n_folds(len(folds)) * len(folds.train[0]) * self.rows
-
     def __str__(self) -> str:
         parts = [
             f"{share:.2g} {name}"

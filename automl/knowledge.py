@@ -212,21 +212,17 @@ class KnowledgeBase:
         ranked = sorted((f for f in self.found if f.dataset == dataset), key=lambda f: f.rank)
         return [self.pipelines[f.id] for f in ranked[:n]]
 
-    def fit_seconds(self, datasets: Sequence[str], fitted_rows: float) -> np.ndarray:
-        """Each candidate's expected seconds of fitting on ``fitted_rows`` rows in all.
+    def fit_seconds(self, datasets: Sequence[str], n_rows: int) -> np.ndarray:
+        """Each candidate's expected seconds of fitting on ``n_rows`` rows, in the portfolio's CV.
 
-        ``fitted_rows`` counts a row once per fold that trains on it: an evaluation's
-        work. The median of the candidate's times on ``datasets``, each scaled linearly
-        from the rows fitted there (every row but the validated ones, in each of
-        PORTFOLIO_FOLDS folds): rough, but it tells a ten-tree forest from a
-        thousand-tree booster. A candidate that failed or ran out of time there counts
-        as the limit.
+        The median of its fit times on ``datasets``, each scaled linearly from the rows
+        it was timed on: rough, but it tells a ten-tree forest from a thousand-tree
+        booster. A candidate that failed or ran out of time there counts as the limit.
         """
         columns = self.datasets.index.isin(datasets)
         timed_rows = np.minimum(self.datasets["n_rows"].to_numpy(float)[columns], PORTFOLIO_ROWS)
-        timed_fitted_rows = (PORTFOLIO_FOLDS - 1) * timed_rows
         seconds = np.nan_to_num(self.fit_times[:, columns], nan=PORTFOLIO_TIME_LIMIT)
-        return np.median(seconds * (fitted_rows / timed_fitted_rows), axis=1)
+        return np.median(seconds * (n_rows / timed_rows), axis=1)
 
     def greedy_portfolio(
         self, size: int, datasets: Sequence[str] | None = None

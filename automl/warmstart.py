@@ -7,8 +7,7 @@ the search's time::
     neighbours <- the NEIGHBOURHOOD reference datasets nearest in meta-features
     first      <- the best pipeline found on each of the N_NEAREST nearest, nearest first
     then       <- a greedy portfolio that covers the neighbourhood together
-    cost       <- each candidate's fit time on the neighbours, scaled to the rows that
-                  the search's first look at a pipeline fits on
+    cost       <- each candidate's fit time on the neighbours, scaled to this data's rows
     seeds      <- first and then, alternating, adapted to this data, without repeats,
                   each taken only while the seeds' cost fits in SEED_SHARE of the
                   search's seconds (time budget x cores)
@@ -33,7 +32,7 @@ from collections.abc import Mapping
 from itertools import zip_longest
 
 from automl.grammar import Grammar, PipelineSpec
-from automl.knowledge import PORTFOLIO_FOLDS, KnowledgeBase
+from automl.knowledge import KnowledgeBase
 
 #: Reference datasets the portfolio is chosen for and the costs are estimated on.
 NEIGHBOURHOOD = 10
@@ -51,14 +50,10 @@ def warm_start_pipelines(
     grammar: Grammar,
     *,
     seconds: float | None = None,
-    first_look_rows: float | None = None,
 ) -> list[PipelineSpec]:
     """Pipelines that did well on reference data like this, adapted to it; best bets first.
 
-    ``seconds`` is what the search may spend (None: no time limit), and
-    ``first_look_rows`` the work of its first look at a seed, in rows fitted on once
-    per fold (:meth:`~automl.evaluation.Fidelity.fitted_rows`; by default, that of the
-    portfolio's own cross-validation of this data). No seeds for
+    ``seconds`` is what the search may spend (None: no time limit). No seeds for
     data smaller than every reference dataset: nothing in the knowledge base is like
     it (on 8 rows, the boosters that led on 100 cannot even split).
     """
@@ -68,10 +63,7 @@ def warm_start_pipelines(
     neighbours = knowledge.nearest(metafeatures, NEIGHBOURHOOD)
     nearest_best = [knowledge.best_pipelines(name, 1)[0] for name in neighbours[:N_NEAREST]]
     portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours)
-    if first_look_rows is None:
-        first_look_rows = (PORTFOLIO_FOLDS - 1) * n_rows
-    seconds_each = knowledge.fit_seconds(neighbours, first_look_rows)
-    cost = dict(zip(knowledge.portfolio, seconds_each, strict=True))
+    cost = dict(zip(knowledge.portfolio, knowledge.fit_seconds(neighbours, n_rows), strict=True))
     allowance = math.inf if seconds is None else SEED_SHARE * seconds
     seeds: dict[str, PipelineSpec] = {}
     for pipeline in _alternate(nearest_best, portfolio):

@@ -8,7 +8,7 @@ import pytest
 from automl import AutoClassifier
 from automl.components import default_grammar
 from automl.data import check_training_data
-from automl.knowledge import PORTFOLIO_FOLDS, KnowledgeBase
+from automl.knowledge import KnowledgeBase
 from automl.metafeatures import compute_metafeatures
 from automl.warmstart import MAX_SEEDS, NEIGHBOURHOOD, SEED_SHARE, warm_start_pipelines
 from tests.helpers import REPO, mixed_frame
@@ -16,13 +16,11 @@ from tests.helpers import REPO, mixed_frame
 KNOWLEDGE = KnowledgeBase.load(REPO / "tests" / "fixtures" / "knowledge")
 
 
-def _seeds(X, y, knowledge=KNOWLEDGE, seconds=None, first_look_rows=None):
+def _seeds(X, y, knowledge=KNOWLEDGE, seconds=None):
     data = check_training_data(X, y)
     grammar = default_grammar(data.profile)
     metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
-    seeds = warm_start_pipelines(
-        knowledge, metafeatures, grammar, seconds=seconds, first_look_rows=first_look_rows
-    )
+    seeds = warm_start_pipelines(knowledge, metafeatures, grammar, seconds=seconds)
     return grammar, metafeatures, seeds
 
 
@@ -47,9 +45,7 @@ def test_a_short_search_gets_only_the_seeds_it_can_afford():
     X, y = mixed_frame(200)
     _, metafeatures, unlimited = _seeds(X, y)
     neighbourhood = KNOWLEDGE.nearest(metafeatures, NEIGHBOURHOOD)
-    portfolio_rows = (PORTFOLIO_FOLDS - 1) * 200  # as the portfolio's CV of 200 rows
-    seconds = KNOWLEDGE.fit_seconds(neighbourhood, portfolio_rows)
-    cost = dict(zip(KNOWLEDGE.portfolio, seconds, strict=True))
+    cost = dict(zip(KNOWLEDGE.portfolio, KNOWLEDGE.fit_seconds(neighbourhood, 200), strict=True))
     cheapest = min(cost.values())
     assert len(unlimited) == len(KNOWLEDGE.portfolio) and max(cost.values()) > 2 * cheapest
     # The search affords 1.5 times the cheapest candidate: one seed, and not a dear one.
@@ -58,9 +54,6 @@ def test_a_short_search_gets_only_the_seeds_it_can_afford():
         KNOWLEDGE.pipelines[key].classifier.name for key in cost if cost[key] <= 1.5 * cheapest
     }
     assert len(afforded) == 1 and afforded[0].classifier.name in affordable
-    # A first look that fits twice the rows (more folds) costs twice: none is affordable.
-    doubled = _seeds(X, y, seconds=1.5 * cheapest / SEED_SHARE, first_look_rows=2 * portfolio_rows)
-    assert doubled[2] == []
     assert _seeds(X, y, seconds=0.0)[2] == []
 
 
