@@ -33,13 +33,6 @@ def test_rungs_depend_on_the_rows():
     assert _levels(60_000) == (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
 
 
-def test_a_first_look_fits_each_row_once_per_fold_it_evaluates():
-    small, medium = (make_folds(np.arange(n) % 2, cv=5) for n in (600, 1500))
-    assert fidelity_levels(small)[0].fitted_rows(small) == 5 * 480  # one repeat of 5 folds
-    assert fidelity_levels(medium)[0].fitted_rows(medium) == 1200  # one fold of 5
-    assert FULL.fitted_rows(small) == 15 * 480
-
-
 def _tell(scheduler, proposal, number):
     score = (number * 7919 % 97) / 97  # a fixed, scrambled score per proposal
     trial = Trial(number, proposal.pipeline, proposal.origin, "ok", score=score,
