@@ -3,9 +3,9 @@
 It is asynchronous: a new proposal starts as soon as a worker is free, with no
 barrier between generations. A proposal expected to take longer than the time left
 (a promotion of a slow pipeline near the end) is passed over: cancelled at the end,
-it would have taken the last seconds from evaluations that can finish. It stops early enough to leave the time that the
-final refits need: of the best pipeline, and on a holdout split, of the other
-members the ensemble would have.
+it would have taken the last seconds from evaluations that can finish. It stops
+early enough to leave the time that the final refits need: of the best pipeline,
+and on a holdout split, of the other members the ensemble would have.
 """
 
 from __future__ import annotations
