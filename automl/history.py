@@ -44,16 +44,11 @@ _LEADERBOARD_COLUMNS = (
 
 @dataclass(frozen=True)
 class Proposal:
-    """A pipeline to evaluate and where it came from (shown in the leaderboard).
-
-    ``expected_seconds`` is how long its evaluation should take, where that is known
-    (a promotion: from its cheaper evaluation), else NaN.
-    """
+    """A pipeline to evaluate and where it came from (shown in the leaderboard)."""
 
     pipeline: PipelineSpec
     origin: str
     fidelity: Fidelity = FULL
-    expected_seconds: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 from sklearn.datasets import make_classification
 
 from automl import AutoClassifier
@@ -83,31 +82,6 @@ def test_of_copies_of_a_model_only_the_cheapest_moves_up():
     promoted = [scheduler.ask() for _ in range(3)]
     assert [p.origin for p in promoted] == ["promoted", "promoted", "random"]
     assert {p.pipeline for p in promoted[:2]} == {copy, variant}
-
-
-def _promote_after_three(levels):
-    """The first promotion of a scheduler told three results, and their durations."""
-    scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
-    durations = {}
-    for number in range(3):
-        proposal = scheduler.ask()
-        assert proposal.origin != "promoted" and np.isnan(proposal.expected_seconds)
-        durations[proposal.pipeline] = 0.5 + number
-        scheduler.tell(
-            Trial(number, proposal.pipeline, proposal.origin, "ok", score=number / 10,
-                  fidelity=levels[0], duration=durations[proposal.pipeline])
-        )  # fmt: skip
-    promoted = scheduler.ask()
-    assert promoted.origin == "promoted" and promoted.fidelity == levels[1]
-    return promoted, durations[promoted.pipeline]
-
-
-def test_a_promotion_to_more_folds_is_expected_to_take_its_time_times_the_growth_in_folds():
-    promoted, duration = _promote_after_three((Fidelity(folds=1 / 5), FULL))
-    assert promoted.expected_seconds == pytest.approx(5 * duration)
-    # Time on more rows depends on the learner: not guessed.
-    promoted, _ = _promote_after_three((Fidelity(rows=1 / 3), FULL))
-    assert np.isnan(promoted.expected_seconds)
 
 
 def test_the_best_is_chosen_among_the_highest_fidelity_only():

@@ -20,7 +20,7 @@ from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
 from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar, PipelineSpec, Step
-from automl.history import History, Proposal, Trial, ensemble_candidates
+from automl.history import History, Trial, ensemble_candidates
 from automl.metrics import get_metric
 from automl.refit import _all_failed_message, refit_best
 from automl.runner import EvaluationRunner
@@ -140,36 +140,6 @@ def test_a_pipeline_that_crashes_or_runs_out_of_memory_is_recorded_and_the_searc
     assert history.failures() and all(
         reason.startswith(("memout", "crashed")) for reason in history.failures()
     )
-
-
-class ScriptedSearcher:
-    """Proposes the given proposals in order: the loop under test decides what runs."""
-
-    def __init__(self, proposals):
-        self.proposals = list(proposals)
-
-    def ask(self):
-        return self.proposals.pop(0) if self.proposals else None
-
-    def tell(self, trial):
-        pass
-
-
-def test_a_proposal_expected_to_outlast_the_time_left_is_passed_over():
-    grammar, dataset = _grammar_with()
-    metric = get_metric("roc_auc", 2)
-    quick = [grammar.default_pipeline(name) for name in ("logistic_regression", "gaussian_nb")]
-    hopeless = Proposal(quick[0], "promoted", expected_seconds=1000.0)
-    searcher = ScriptedSearcher([hopeless, Proposal(quick[1], "random")])
-    history = History(metric)
-    start = time.monotonic()
-    budget = Budget(start, time_budget=60, eval_time_limit=30.0)
-    with WorkerPool() as pool:
-        runner = EvaluationRunner(
-            pool, dataset, grammar, metric, random_state=0, clock=time.monotonic, start=start
-        )
-        run_search(searcher, runner, history, budget=budget, n_jobs=1, clock=time.monotonic)
-    assert [(t.pipeline, t.status) for t in history.trials] == [(quick[1], "ok")]
 
 
 def test_two_workers_evaluate_the_same_trials_as_one():

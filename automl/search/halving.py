@@ -11,8 +11,7 @@ between rungs::
     ask:
         for each rung, from the second highest down:
             if a pipeline in the top 1/eta of the rung's results has not moved up yet:
-                propose it again at the next rung's fidelity (with more folds:
-                expected to take its time so far times the growth in folds)
+                propose it again at the next rung's fidelity
         otherwise propose the searcher's next pipeline at the lowest fidelity
     tell: record the result in its rung (of pipelines with one classifier step that
           predict exactly alike, only the cheapest), and pass it on to the searcher
@@ -21,7 +20,6 @@ between rungs::
 from __future__ import annotations
 
 import dataclasses
-import math
 from itertools import pairwise
 
 from automl.evaluation import FULL, Fidelity, Folds
@@ -67,8 +65,7 @@ class SuccessiveHalving:
             trial = self._promotable(lower)
             if trial is not None:
                 self._promoted.add((trial.pipeline.key, lower))
-                expected = _expected_seconds(trial, upper)
-                return Proposal(trial.pipeline, "promoted", upper, expected_seconds=expected)
+                return Proposal(trial.pipeline, "promoted", fidelity=upper)
         proposal = self.searcher.ask()
         if proposal is None:
             return None
@@ -112,16 +109,3 @@ class SuccessiveHalving:
             if not self._moved_up(trial):
                 return trial
         return None
-
-
-def _expected_seconds(trial: Trial, upper: Fidelity) -> float:
-    """How long ``trial``'s pipeline should take at ``upper``, where that is clear.
-
-    With more folds of the same rows, its time grows with the number of folds. With
-    more rows, the growth depends on the learner (LightGBM on letter: 2.2 times the
-    fit time on 3 times the rows), and a promotion wrongly passed over may be the
-    only full evaluation there is: unknown (NaN).
-    """
-    if upper.rows != trial.fidelity.rows:
-        return math.nan
-    return trial.duration * upper.folds / trial.fidelity.folds

@@ -1,11 +1,9 @@
 """The loop that keeps the workers busy with a searcher's proposals within the budget.
 
 It is asynchronous: a new proposal starts as soon as a worker is free, with no
-barrier between generations. A proposal expected to take longer than the time left
-(a promotion of a slow pipeline near the end) is passed over: cancelled at the end,
-it would have taken the last seconds from evaluations that can finish. It stops
-early enough to leave the time that the final refits need: of the best pipeline,
-and on a holdout split, of the other members the ensemble would have.
+barrier between generations. It stops early enough to leave the time that the
+final refits need: of the best pipeline, and on a holdout split, of the other
+members the ensemble would have.
 """
 
 from __future__ import annotations
@@ -70,10 +68,7 @@ def run_search(
             if proposal is None:
                 exhausted = True
                 break
-            time_limit = min(budget.eval_time_limit, stop_at - clock())
-            if proposal.expected_seconds > time_limit:
-                continue  # it would be cancelled unfinished: give the time to another
-            runner.submit(proposal, time_limit=time_limit)
+            runner.submit(proposal, time_limit=min(budget.eval_time_limit, stop_at - clock()))
         if runner.n_running == 0:
             return history
         for trial in runner.wait(timeout=max(0.0, stop_at - clock())):
