@@ -2,7 +2,7 @@
 
 Evolution improves on what works but spends an evaluation on every child; a
 surrogate model is cheap to query but needs candidates. Each step breeds
-``offspring`` children (100 by default), adds a mutation of the best pipeline of
+``offspring`` children (10 by default), adds a mutation of the best pipeline of
 each classifier family tried so far (so that every family keeps being tuned, not
 only the one that led early), and as many random pipelines ("random immigrants",
 Grefenstette 1992), and evaluates the candidate of highest acquisition. With
@@ -22,10 +22,7 @@ surrogate cannot veto: where the model is wrong, only that finds out::
 Why: at 120 s on multiclass data (vowel, soybean) the surrogate kept choosing
 mutations of the boosters that led after the seeds, and the hybrid never improved
 on its first default LightGBM while random search found a polynomial logistic
-regression twice as good. Why 100: with 10, the surrogate chose among about 30
-candidates against about 200 for the Bayesian search, and at 30 s on 25 datasets
-over two splits the hybrid ranked last of the four strategies on test; with 100 it
-ranked first (benchmarks/results/hybrid_offspring100_30s_seed*.jsonl).
+regression twice as good.
 """
 
 from __future__ import annotations
@@ -51,7 +48,7 @@ class HybridSearch:
         metric: Metric,
         *,
         seeds: Sequence[PipelineSpec] = (),
-        offspring: int = 100,
+        offspring: int = 10,
         random_share: float = 0.25,
         random_state: int = 0,
     ):
