@@ -17,7 +17,8 @@ from tests.helpers import REPO
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, warnings
+    import faulthandler, signal, sys, warnings
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the stacks, if it hangs
     from sklearn.datasets import make_classification
     from automl import AutoClassifier
     X, y = make_classification(400, 10, random_state=0)
@@ -31,6 +32,21 @@ SCRIPT = textwrap.dedent(
     print("interrupted", model.interrupted_, flush=True)
     """
 )
+
+
+def _communicate_or_dump_stacks(run: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``run``'s output once it ends; if it has not ended in ``timeout`` s, fail with
+    the stacks of its threads, so that a rare hang shows where it happens."""
+    try:
+        return run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if run.poll() is not None:  # it ended, but something it started holds its output
+            pytest.fail(f"exited with {run.returncode}; a process it started lives on")
+        run.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        run.kill()
+        _, err = run.communicate()
+        pytest.fail(f"no return within {timeout} s of the signal; its stacks:\n{err[-6000:]}")
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -60,7 +76,7 @@ def test_an_interrupted_fit_returns_the_best_so_far_and_leaves_no_process(signum
     time.sleep(12)  # long enough for a few evaluations, far from the 300 s budget
     started = time.monotonic()
     run.send_signal(signum)
-    out, err = run.communicate(timeout=60)
+    out, err = _communicate_or_dump_stacks(run, timeout=60)
     assert run.returncode == 0, err[-2000:]
     assert time.monotonic() - started < 30
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
