@@ -6,14 +6,15 @@
 # copy of this script with PYTHONPATH=<checkout> and RESULTS=<this checkout>/benchmarks/results,
 # and DATA_DIR where the datasets are). SEED (0 by default) picks another 75/25 split and
 # search seed: the test score of one split is noisy on small data, and report.py averages
-# the seeds run.
+# the seeds run. SYSTEMS (a comma-separated list) runs only those systems: to measure
+# a change to one strategy against the others' rows of the same seeds.
 #   FLAML needs its own environment (its automl extra pins xgboost below 3):
 #   python3 -m venv ../.venv-flaml && ../.venv-flaml/bin/pip install "flaml[automl]" pandas
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flaml_python=${FLAML_PYTHON:-../.venv-flaml/bin/python}
-systems=automl-hybrid,automl-evolution,automl-bayes,automl-random
-[ -x "$flaml_python" ] && systems=$systems,flaml
+systems=${SYSTEMS:-automl-hybrid,automl-evolution,automl-bayes,automl-random}
+[ -z "${SYSTEMS:-}" ] && [ -x "$flaml_python" ] && systems=$systems,flaml
 results=${RESULTS:-benchmarks/results}
 data_dir=${DATA_DIR:-../shared/datasets/classification}
 seed=${SEED:-0}
