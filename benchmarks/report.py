@@ -49,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: pd.DataFrame) -> str:
     """All tables, one section per budget."""
-    ok = results[results["status"] == "ok"].copy()
-    ok["objective"] = _sign(ok) * ok["test_score"]
+    ok = results[results["status"] == "ok"]
     sections = [_budget_section(group, budget) for budget, group in ok.groupby("budget")]
     failed = results[results["status"] != "ok"]
     if len(failed):
@@ -63,30 +62,20 @@ def report(results: pd.DataFrame) -> str:
 
 def _budget_section(ok: pd.DataFrame, budget: float) -> str:
     scores = ok.pivot_table(index="dataset", columns="system", values="test_score", aggfunc="mean")
-    objective = ok.pivot_table(
-        index="dataset", columns="system", values="objective", aggfunc="mean"
-    )
+    objective = _objective_table(ok, "test_score")
     table = scores.assign(metric=ok.groupby("dataset")["metric"].last())
     seeds = ok["seed"].nunique()
     title = f"test score, mean over {seeds} seeds" if seeds > 1 else "test score"
     lines = [f"== budget {budget:g} s: {title} ==", table.to_string(float_format=_fmt)]
-    ranks = objective.rank(axis=1, ascending=False).mean().sort_values()
-    lines.append("\nmean rank (1 is best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()))
+    lines.append(_rank_line("\nmean rank (1 is best): ", objective))
     for column, what in (
         ("cv_score", "the best CV score (what the search optimises"),
         ("single_test_score", "the best single pipeline's test score (no ensemble"),
     ):
         if column not in ok:
             continue
-        values = ok.assign(value=_sign(ok) * ok[column])
-        values = values.pivot_table(
-            index="dataset", columns="system", values="value", aggfunc="mean"
-        ).dropna()
-        ranks = values.rank(axis=1, ascending=False).mean().sort_values()
-        lines.append(
-            f"mean rank on {what}; {len(values)} datasets): "
-            + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items())
-        )
+        values = _objective_table(ok, column).dropna()
+        lines.append(_rank_line(f"mean rank on {what}; {len(values)} datasets): ", values))
     for system in [s for s in objective.columns if s.startswith("automl")]:
         for other in [s for s in objective.columns if s != system]:
             both = objective[[system, other]].dropna()
@@ -108,6 +97,17 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
             f"{runs['peak_mb'].max():.0f} MB"
         )
     return "\n".join(lines)
+
+
+def _objective_table(runs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``column`` by dataset and system, mean over seeds, larger better on every metric."""
+    values = runs.assign(value=_sign(runs) * runs[column])
+    return values.pivot_table(index="dataset", columns="system", values="value", aggfunc="mean")
+
+
+def _rank_line(label: str, values: pd.DataFrame) -> str:
+    ranks = values.rank(axis=1, ascending=False).mean().sort_values()
+    return label + ", ".join(f"{system} {rank:.2f}" for system, rank in ranks.items())
 
 
 def _ensemble_lines(runs: pd.DataFrame) -> list[str]:
