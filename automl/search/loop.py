@@ -59,8 +59,8 @@ def run_search(
         members = [trial for trial, _ in ensemble(history.ranked())]
         return _search_end(history, runner.folds, budget, members, n_jobs, clock())
 
+    stop_at = search_end()
     while True:
-        stop_at = search_end()
         while not exhausted and runner.n_running < n_jobs and clock() < stop_at:
             if budget.evals_left(len(history) + runner.n_running) <= 0:
                 break
@@ -75,8 +75,8 @@ def run_search(
             history.add(trial)
             searcher.tell(trial)
             on_trial(history)
-        end = search_end()  # before the clock: choosing the ensemble takes time too
-        if clock() >= end:
+        stop_at = search_end()  # before the clock: choosing the ensemble takes time too
+        if clock() >= stop_at:
             runner.cancel()
             exhausted = True
 
