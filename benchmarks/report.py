@@ -7,7 +7,9 @@ For each budget: the test score of every system on every dataset (the mean over 
 seeds, each a different 75/25 split, where several were run), the mean rank of
 each system (1 is best; ROC AUC higher and log loss lower are better), how often each
 AutoClassifier variant is at least as good as each other system, and its time over
-budget and peak memory. The plot shows the best cross-validation score over time of
+budget and peak memory. Then every run (budget, dataset, seed) on its own: the mean
+rank over all runs and a sign test for each pair of systems, which have more pairs
+to go on than the means over seeds. The plot shows the best cross-validation score over time of
 the AutoClassifier variants, normalised per dataset (0: the worst first result of any
 variant, 1: the best final one) and averaged over datasets (and seeds).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -51,6 +54,8 @@ def report(results: pd.DataFrame) -> str:
     """All tables, one section per budget."""
     ok = results[results["status"] == "ok"]
     sections = [_budget_section(group, budget) for budget, group in ok.groupby("budget")]
+    if ok["system"].nunique() > 1:
+        sections.append(_run_by_run_section(ok))
     failed = results[results["status"] != "ok"]
     if len(failed):
         runs = ", ".join(
@@ -99,10 +104,28 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
     return "\n".join(lines)
 
 
-def _objective_table(runs: pd.DataFrame, column: str) -> pd.DataFrame:
-    """``column`` by dataset and system, mean over seeds, larger better on every metric."""
+def _run_by_run_section(ok: pd.DataFrame) -> str:
+    runs = _objective_table(ok, "test_score", by=["budget", "dataset", "seed"]).dropna()
+    lines = [
+        f"== every budget and seed, run by run: {len(runs)} runs of each system ==",
+        _rank_line("mean rank of the test score (1 is best): ", runs),
+    ]
+    for first, second in combinations(runs.columns, 2):
+        better = int((runs[first] > runs[second]).sum())
+        worse = int((runs[first] < runs[second]).sum())
+        lines.append(
+            f"{first} vs {second}: better on {better}, worse on {worse}; "
+            f"sign test p = {_sign_test(better, worse):.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _objective_table(
+    runs: pd.DataFrame, column: str, by: str | list[str] = "dataset"
+) -> pd.DataFrame:
+    """``column`` by ``by`` and system (mean over the rest), larger better on every metric."""
     values = runs.assign(value=_sign(runs) * runs[column])
-    return values.pivot_table(index="dataset", columns="system", values="value", aggfunc="mean")
+    return values.pivot_table(index=by, columns="system", values="value", aggfunc="mean")
 
 
 def _rank_line(label: str, values: pd.DataFrame) -> str:
