@@ -117,7 +117,8 @@ def _run_by_run_section(ok: pd.DataFrame) -> str:
         _rank_line("mean rank of the test score (1 is best): ", runs),
     ]
     small = ok["n_rows"] < _SMALL_ROWS
-    for rows, size in ((small, "fewer than 1,000 rows"), (~small, "1,000 rows or more")):
+    sizes = (f"fewer than {_SMALL_ROWS:,} rows", f"{_SMALL_ROWS:,} rows or more")
+    for rows, size in zip((small, ~small), sizes, strict=True):
         for column, what in (("test_score", "test score"), ("cv_score", "best CV score")):
             if column in ok and rows.any():
                 values = _objective_table(ok[rows], column, by=["budget", "dataset", "seed"])
