@@ -4,7 +4,7 @@
 
 For every reference dataset (at most ``--max-rows`` rows, a stratified sample), the
 default pipeline of LightGBM and of HistGradientBoosting is scored by stratified
-3-fold cross-validation with the penalty the grammar once had (1e-3 and 1e-10) and
+3-fold cross-validation with the grammar's default penalty (1e-3 and 1e-10) and
 with 1: ROC AUC for two classes, log loss for more (as the product is judged). The
 class prior's log loss says which runs predict worse than no model. Rows are
 appended to ``--out`` as each dataset finishes; running again skips what is there.
@@ -29,7 +29,7 @@ from automl.build_knowledge import load_reference
 from automl.components import default_grammar
 from automl.data import check_training_data
 
-#: Each booster's L2 hyperparameter and the default it had before XGBoost's 1.
+#: Each booster's L2 hyperparameter and the grammar's default for it.
 WEAK_PENALTIES = {
     "lightgbm": ("reg_lambda", 1e-3),
     "hist_gradient_boosting": ("l2_regularization", 1e-10),
