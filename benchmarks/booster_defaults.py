@@ -1,6 +1,6 @@
 """The boosters' default L2 penalty: held-out scores with a weak one and with XGBoost's 1.
 
-    python benchmarks/booster_defaults.py [--datasets a,b,...] [--out booster_defaults.jsonl]
+    python benchmarks/booster_defaults.py [--datasets FILE|a,b,...] [--out booster_defaults.jsonl]
 
 For every reference dataset (at most ``--max-rows`` rows, a stratified sample), the
 default pipeline of LightGBM and of HistGradientBoosting is scored by stratified
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from run import DEFAULT_DATASETS
+from run import DEFAULT_DATASETS, _dataset_names
 from scipy.stats import binomtest
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
@@ -28,18 +28,16 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_te
 from automl.build_knowledge import load_reference
 from automl.components import default_grammar
 from automl.data import check_training_data
+from automl.metrics import get_metric
 
-#: Each booster's L2 hyperparameter and the grammar's default for it.
-WEAK_PENALTIES = {
-    "lightgbm": ("reg_lambda", 1e-3),
-    "hist_gradient_boosting": ("l2_regularization", 1e-10),
-}
+#: Each booster's L2 hyperparameter, compared at the grammar's default and at PENALTY.
+L2_PARAMETERS = {"lightgbm": "reg_lambda", "hist_gradient_boosting": "l2_regularization"}
 PENALTY = 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    names = args.datasets.split(",") if args.datasets else _classification_names(args.data_dir)
+    names = _dataset_names(args.datasets) if args.datasets else _every_dataset(args.data_dir)
     out = Path(args.out)
     done = {json.loads(line)["dataset"] for line in out.open()} if out.exists() else set()
     todo = [name for name in names if name not in done]
@@ -55,26 +53,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def score_dataset(data_dir: str, name: str, max_rows: int) -> dict:
+    """Held-out scores of each booster's default pipeline, with its default penalty
+    (``<classifier>@default``) and with PENALTY, and the class prior's log loss."""
     X, y = load_reference(data_dir, name)
     if len(y) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=0)
     data = check_training_data(X, y)
     grammar = default_grammar(data.profile)
-    folds = StratifiedKFold(3, shuffle=True, random_state=0)
     binary = len(data.classes) == 2
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
     scores = {}
-    for classifier, (parameter, weak) in WEAK_PENALTIES.items():
-        for penalty in (weak, PENALTY):
-            spec = grammar.default_pipeline(classifier)
-            step = grammar.complete_step(classifier, {**spec.classifier.kwargs, parameter: penalty})
+    for classifier, parameter in L2_PARAMETERS.items():
+        spec = grammar.default_pipeline(classifier)
+        penalised = grammar.complete_step(
+            classifier, {**spec.classifier.kwargs, parameter: PENALTY}
+        )
+        for label, step in (("default", spec.classifier), (f"{PENALTY:g}", penalised)):
             pipeline = grammar.build(dataclasses.replace(spec, classifier=step), random_state=0)
             proba = cross_val_predict(
                 pipeline, data.X, data.y_codes, cv=folds, method="predict_proba"
             )
             if binary:
-                scores[f"{classifier}@{penalty:g}"] = roc_auc_score(data.y_codes, proba[:, 1])
+                score = roc_auc_score(data.y_codes, proba[:, 1])
             else:
-                scores[f"{classifier}@{penalty:g}"] = log_loss(data.y_codes, proba)
+                score = log_loss(data.y_codes, proba)
+            scores[f"{classifier}@{label}"] = float(score)
     prior = np.tile(np.bincount(data.y_codes) / len(data.y_codes), (len(data.y_codes), 1))
     return {
         "dataset": name,
@@ -82,43 +85,45 @@ def score_dataset(data_dir: str, name: str, max_rows: int) -> dict:
         "n_classes": len(data.classes),
         "metric": "roc_auc" if binary else "log_loss",
         "prior_log_loss": float(log_loss(data.y_codes, prior)),
-        "scores": {key: float(score) for key, score in scores.items()},
+        "scores": scores,
     }
 
 
 def summary(rows: pd.DataFrame) -> str:
     """For each booster and metric: runs better, equal and worse with the penalty, a sign test."""
     lines = []
-    for classifier, (_, weak) in WEAK_PENALTIES.items():
-        for metric, group in rows.groupby("metric"):
-            sign = 1 if metric == "roc_auc" else -1
-            weak_scores = group["scores"].str.get(f"{classifier}@{weak:g}")
-            strong_scores = group["scores"].str.get(f"{classifier}@{PENALTY:g}")
-            gain = sign * (strong_scores - weak_scores)
+    for classifier in L2_PARAMETERS:
+        for name, group in rows.groupby("metric"):
+            metric = get_metric(name, group["n_classes"].iloc[0])
+            default_scores = group["scores"].str.get(f"{classifier}@default")
+            penalised_scores = group["scores"].str.get(f"{classifier}@{PENALTY:g}")
+            gain = metric.objective(penalised_scores) - metric.objective(default_scores)
             better, worse = int((gain > 1e-4).sum()), int((gain < -1e-4).sum())
             test = binomtest(better, better + worse).pvalue if better + worse else 1.0
             line = (
-                f"{classifier} {metric} ({len(group)} datasets): with L2 {PENALTY:g} better on "
+                f"{classifier} {name} ({len(group)} datasets): with L2 {PENALTY:g} better on "
                 f"{better}, worse on {worse}, within 1e-4 on {len(group) - better - worse} "
                 f"(sign test p = {test:.3f}); median gain {gain.median():+.4f}"
             )
-            if metric == "log_loss":
+            if name == "log_loss":
                 prior = group["prior_log_loss"]
                 line += (
-                    f"; worse than the class prior: {int((weak_scores > prior).sum())} "
-                    f"with {weak:g}, {int((strong_scores > prior).sum())} with {PENALTY:g}"
+                    f"; worse than the class prior: {int((default_scores > prior).sum())} "
+                    f"with the default, {int((penalised_scores > prior).sum())} with {PENALTY:g}"
                 )
             lines.append(line)
     return "\n".join(lines)
 
 
-def _classification_names(data_dir: str) -> list[str]:
+def _every_dataset(data_dir: str) -> list[str]:
     return sorted(path.name.removesuffix(".tsv.gz") for path in Path(data_dir).glob("*.tsv.gz"))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", help="names joined by commas (default: every dataset)")
+    parser.add_argument(
+        "--datasets", help="a file of names, one a line, or names joined by commas (default: all)"
+    )
     parser.add_argument("--data-dir", default=str(DEFAULT_DATASETS))
     parser.add_argument("--max-rows", type=int, default=5000)
     parser.add_argument("--n-jobs", type=int, default=2)
