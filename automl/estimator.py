@@ -200,7 +200,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             )  # fmt: skip
             history = History(metric, prefer_faster=self._time_aware)
             progress = Progress(time_budget=self.time_budget, clock=clock, start=start)
-            seeds = self._seeds(data, grammar, n_jobs)
+            seeds = self._seeds(data, grammar, folds, n_jobs)
             selector = EnsembleSelector(data.y_codes, metric, self.ensemble_size)
             with _interruptible(runner, history) as interruption:
                 run_search(
@@ -272,7 +272,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             return pipeline, [(best.pipeline, 1.0)], best, pipeline
         return model, [(trial.pipeline, weight) for trial, weight in chosen], best, pipeline
 
-    def _seeds(self, data, grammar, n_jobs: int) -> list[PipelineSpec]:
+    def _seeds(self, data, grammar, folds, n_jobs: int) -> list[PipelineSpec]:
         """Warm-start pipelines, then the defaults of the classifiers they leave out."""
         defaults = grammar.default_pipelines()
         knowledge = self._knowledge()
@@ -280,7 +280,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             return defaults
         metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
         seconds = self.time_budget and self.time_budget * n_jobs
-        warm = warm_start_pipelines(knowledge, metafeatures, grammar, seconds=seconds)
+        first_look = fidelity_levels(folds)[0].fits_per_row(folds)
+        warm = warm_start_pipelines(
+            knowledge, metafeatures, grammar, seconds=seconds, first_look_fits=first_look
+        )
         covered = {p.classifier.name for p in warm}
         return warm + [p for p in defaults if p.classifier.name not in covered]
 

@@ -77,6 +77,10 @@ class Fidelity:
     def n_folds(self, total: int) -> int:
         return max(1, round(self.folds * total))
 
+    def fits_per_row(self, folds: Folds) -> float:
+        """How many times an evaluation at this fidelity fits on each row, on average."""
+        return self.n_folds(len(folds)) * folds.train_fraction * self.rows
+
     def __str__(self) -> str:
         parts = [
             f"{share:.2g} {name}"

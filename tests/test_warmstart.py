@@ -16,11 +16,11 @@ from tests.helpers import REPO, mixed_frame
 KNOWLEDGE = KnowledgeBase.load(REPO / "tests" / "fixtures" / "knowledge")
 
 
-def _seeds(X, y, knowledge=KNOWLEDGE, seconds=None):
+def _seeds(X, y, knowledge=KNOWLEDGE, seconds=None, **options):
     data = check_training_data(X, y)
     grammar = default_grammar(data.profile)
     metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
-    seeds = warm_start_pipelines(knowledge, metafeatures, grammar, seconds=seconds)
+    seeds = warm_start_pipelines(knowledge, metafeatures, grammar, seconds=seconds, **options)
     return grammar, metafeatures, seeds
 
 
@@ -55,6 +55,18 @@ def test_a_short_search_gets_only_the_seeds_it_can_afford():
     }
     assert len(afforded) == 1 and afforded[0].classifier.name in affordable
     assert _seeds(X, y, seconds=0.0)[2] == []
+
+
+def test_a_first_look_that_fits_more_than_the_timing_did_affords_fewer_seeds():
+    X, y = mixed_frame(200)
+    seconds = 6.0
+    # The portfolio was timed in 3-fold CV (each row fitted twice); a 5-fold first
+    # look fits each row 4 times, so the seeds cost twice as much...
+    doubled = _seeds(X, y, seconds=seconds, first_look_fits=4.0)[2]
+    assert doubled == _seeds(X, y, seconds=seconds / 2)[2]
+    assert len(doubled) < len(_seeds(X, y, seconds=seconds)[2])
+    # ...while a look at fewer rows keeps the estimate scaled to all of them.
+    assert _seeds(X, y, seconds=seconds, first_look_fits=0.5)[2] == _seeds(X, y, seconds=seconds)[2]
 
 
 def test_an_empty_knowledge_base_gives_no_seeds():
