@@ -1,5 +1,6 @@
-"""What one search spent its evaluations on: counts by fidelity, status and origin, and
-the best pipelines at full and at lower fidelity.
+"""What one search spent its evaluations on: counts and seconds by fidelity, status and
+origin, the time spent outside evaluations, and the best pipelines at full and at lower
+fidelity.
 
 For diagnosing a strategy on one dataset (75/25 split as in run.py, cold start):
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 
 from run import DEFAULT_DATASETS, _load
 from sklearn.model_selection import train_test_split
@@ -36,8 +38,18 @@ def main(argv: list[str] | None = None) -> None:
     ).fit(X_train, y_train)
     trials = model.history_.trials
     counts = collections.Counter((str(t.fidelity), t.status, t.origin) for t in trials)
+    seconds = collections.Counter()
+    for t in trials:
+        seconds[str(t.fidelity), t.status, t.origin] += t.duration
     for (fidelity, status, origin), n in sorted(counts.items()):
-        print(f"{n:4d}  {fidelity:12} {status:9} {origin}")
+        spent = seconds[fidelity, status, origin]
+        print(f"{n:4d}  {spent:6.1f} s  {fidelity:12} {status:9} {origin}")
+    # With n_jobs=1 the evaluations run one after another: the rest of the time until
+    # the last one finished went to the fit's start and to the search itself (its
+    # models, breeding, bookkeeping).
+    busy = sum(t.duration for t in trials if not math.isnan(t.duration))
+    elapsed = max(t.finished_at for t in trials)
+    print(f"evaluating {busy:.1f} s; starting and searching {elapsed - busy:.1f} s")
     for label, full in (("full", True), ("lower", False)):
         ok = [t for t in trials if t.ok and (t.fidelity.cost == 1.0) == full]
         best = sorted(ok, key=lambda t: -model.history_.metric.objective(t.score))
