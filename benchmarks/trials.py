@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import math
 
 from run import DEFAULT_DATASETS, _load
 from sklearn.model_selection import train_test_split
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     # With n_jobs=1 the evaluations run one after another: the rest of the time until
     # the last one finished went to the fit's start and to the search itself (its
     # models, breeding, bookkeeping).
-    busy = sum(t.duration for t in trials if not math.isnan(t.duration))
+    busy = sum(seconds.values())
     elapsed = max(t.finished_at for t in trials)
     print(f"evaluating {busy:.1f} s; starting and searching {elapsed - busy:.1f} s")
     for label, full in (("full", True), ("lower", False)):
