@@ -39,7 +39,7 @@ from automl.search import SEARCHERS
 from automl.search.base import TimeBlind
 from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
-from automl.warmstart import warm_start_pipelines
+from automl.warmstart import opening, warm_start_pipelines
 from automl.workers import WorkerPool
 
 #: Share of the time budget that one evaluation may take, and a floor in seconds.
@@ -273,7 +273,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         return model, [(trial.pipeline, weight) for trial, weight in chosen], best, pipeline
 
     def _seeds(self, data, grammar, folds, n_jobs: int) -> list[PipelineSpec]:
-        """Warm-start pipelines, then the defaults of the classifiers they leave out."""
+        """The warm start's pipelines and the defaults, in the order the search opens with."""
         defaults = grammar.default_pipelines()
         knowledge = self._knowledge()
         if len(knowledge) == 0:
@@ -284,8 +284,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         warm = warm_start_pipelines(
             knowledge, metafeatures, grammar, seconds=seconds, first_look_fits=first_look
         )
-        covered = {p.classifier.name for p in warm}
-        return warm + [p for p in defaults if p.classifier.name not in covered]
+        return opening(warm, defaults, defaults_first=folds.n_repeats > 1)
 
     def _knowledge(self) -> KnowledgeBase:
         if isinstance(self.warm_start, KnowledgeBase):

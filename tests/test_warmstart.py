@@ -10,7 +10,13 @@ from automl.components import default_grammar
 from automl.data import check_training_data
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import compute_metafeatures
-from automl.warmstart import MAX_SEEDS, NEIGHBOURHOOD, SEED_SHARE, warm_start_pipelines
+from automl.warmstart import (
+    MAX_SEEDS,
+    NEIGHBOURHOOD,
+    SEED_SHARE,
+    opening,
+    warm_start_pipelines,
+)
 from tests.helpers import REPO, mixed_frame
 
 KNOWLEDGE = KnowledgeBase.load(REPO / "tests" / "fixtures" / "knowledge")
@@ -84,8 +90,9 @@ def frame():
     return mixed_frame(300, seed=1)
 
 
-def test_a_warm_fit_opens_with_the_seeds_and_a_cold_one_with_the_defaults(frame):
-    X, y = frame
+def test_a_warm_fit_opens_with_the_seeds_and_a_cold_one_with_the_defaults():
+    # 1,200 rows: cross-validation does not repeat, and the seeds come first.
+    X, y = mixed_frame(1200, seed=1)
     grammar, _, seeds = _seeds(X, y)
     warm = AutoClassifier(time_budget=None, max_evals=3, search="random", warm_start=KNOWLEDGE)
     warm.fit(X, y)
@@ -95,6 +102,31 @@ def test_a_warm_fit_opens_with_the_seeds_and_a_cold_one_with_the_defaults(frame)
     cold.fit(X, y)
     defaults = {p.key for p in grammar.default_pipelines()[:3]}
     assert {t.pipeline.key for t in cold.history_.trials} == defaults
+
+
+def test_on_small_data_a_warm_fit_opens_with_the_defaults_too(frame):
+    # 300 rows: cross-validation repeats, and every default goes before the seeds.
+    X, y = frame
+    tried = []
+    for warm_start in (KNOWLEDGE, False):
+        model = AutoClassifier(
+            time_budget=None, max_evals=3, search="random", warm_start=warm_start
+        )
+        tried.append({t.pipeline.key for t in model.fit(X, y).history_.trials})
+    warm, cold = tried
+    assert warm == cold
+
+
+def test_the_seeds_come_before_the_defaults_they_leave_out_or_after_all_of_them():
+    grammar, _, seeds = _seeds(*mixed_frame(200))
+    defaults = grammar.default_pipelines()
+    others = [p for p in defaults if p.classifier.name not in {s.classifier.name for s in seeds}]
+    assert others
+    assert opening(seeds, defaults, defaults_first=False) == seeds + others
+    after = opening(seeds, defaults, defaults_first=True)
+    assert after[: len(defaults)] == defaults
+    assert {p.key for p in after} == {p.key for p in defaults + seeds}
+    assert len(after) == len({p.key for p in after})
 
 
 def test_leaving_one_dataset_out_changes_the_seeds():
