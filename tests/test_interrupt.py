@@ -19,6 +19,9 @@ SCRIPT = textwrap.dedent(
     """
     import faulthandler, signal, sys, warnings
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the stacks, if it hangs
+    # Ctrl-C as at a terminal: started from a shell's background job (the test suite
+    # run with "&"), Python inherits SIGINT ignored and never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from sklearn.datasets import make_classification
     from automl import AutoClassifier
     X, y = make_classification(400, 10, random_state=0)
