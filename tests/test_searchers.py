@@ -13,9 +13,11 @@ import pytest
 
 from automl.components import default_grammar
 from automl.data import check_training_data
+from automl.evaluation import FULL, Fidelity
 from automl.history import Trial
 from automl.metrics import get_metric
 from automl.search import SEARCHERS
+from automl.search.local import Standings
 from automl.search.surrogate import Surrogate
 from tests.helpers import mixed_frame
 
@@ -114,3 +116,36 @@ def test_the_surrogate_ranks_unseen_pipelines_like_the_objective():
     truth = [-synthetic_loss(p) for p in unseen]
     assert np.corrcoef(mean, truth)[0, 1] > 0.6
     assert np.all(spread >= 0) and np.allclose(seconds, 1.0, rtol=0.2)
+
+
+def test_a_promoted_pipeline_leads_once_with_its_result_on_more_rows():
+    standings = Standings(METRIC)
+    booster, forest, other_forest = _one_each("lightgbm", "random_forest", "extra_trees")
+    low = Fidelity(folds=1 / 3)
+    results = [(booster, 0.20, low), (forest, 0.30, low), (other_forest, 0.25, low),
+               (booster, 0.40, FULL)]  # fmt: skip
+    for number, (pipeline, loss, fidelity) in enumerate(results):
+        standings.tell(Trial(number, pipeline, "t", "ok", score=loss, fidelity=fidelity))
+    assert standings.leaders() == [other_forest, forest, booster]
+    assert standings.leaders(count=2) == [other_forest, forest]
+    assert set(standings.family_champions()) == {booster, forest, other_forest}
+
+
+def test_each_family_keeps_its_best_pipeline():
+    standings = Standings(METRIC)
+    first, second = [p for p in _all_samples() if p.classifier.name == "lightgbm"][:2]
+    for number, (pipeline, loss) in enumerate([(first, 0.5), (second, 0.3)]):
+        standings.tell(Trial(number, pipeline, "t", "ok", score=loss))
+    standings.tell(Trial(2, first, "t", "failed"))  # a failure changes nothing
+    assert standings.family_champions() == [second]
+    assert standings.leaders() == [second, first]
+
+
+def _all_samples() -> list:
+    rng = np.random.default_rng(0)
+    return list(dict.fromkeys(GRAMMAR.sample(rng) for _ in range(300)))
+
+
+def _one_each(*families: str) -> list:
+    samples = _all_samples()
+    return [next(p for p in samples if p.classifier.name == name) for name in families]

@@ -22,13 +22,8 @@ from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
 from automl.search.base import Novelty, opening_proposal, random_proposal
+from automl.search.local import Standings, candidates
 from automl.search.surrogate import Surrogate
-from automl.search.variation import mutate
-
-_RANDOM_CANDIDATES = 100
-#: The best pipelines so far whose mutations are candidates.
-_LOCAL_PARENTS = 10
-_MUTATIONS_PER_PARENT = 10
 
 
 class BayesSearch:
@@ -47,7 +42,7 @@ class BayesSearch:
         self.random_share = random_share
         self.surrogate = Surrogate(grammar, metric, random_state=random_state)
         self.novelty = Novelty(seeds)
-        self.leaders = Leaders(metric)
+        self.standings = Standings(metric)
         self._rng = np.random.default_rng(random_state)
 
     def ask(self) -> Proposal | None:
@@ -58,7 +53,7 @@ class BayesSearch:
             return opening
         if self._rng.random() < self.random_share:
             return random_proposal(self.grammar, self.novelty, self._rng)
-        pool = candidates(self.grammar, self.leaders.pipelines, self._rng)
+        pool = candidates(self.grammar, self.standings.leaders(), self._rng)
         pool = [c for c in pool if self.novelty.is_new(c)]
         if not pool:
             return random_proposal(self.grammar, self.novelty, self._rng)
@@ -68,32 +63,4 @@ class BayesSearch:
 
     def tell(self, trial: Trial) -> None:
         self.surrogate.tell(trial)
-        self.leaders.tell(trial)
-
-
-class Leaders:
-    """The pipelines of the best trials so far, best first: the local search's parents."""
-
-    def __init__(self, metric: Metric, size: int = _LOCAL_PARENTS):
-        self.metric, self.size = metric, size
-        self._best: list[Trial] = []
-
-    @property
-    def pipelines(self) -> list[PipelineSpec]:
-        return [t.pipeline for t in self._best]
-
-    def tell(self, trial: Trial) -> None:
-        if trial.ok:
-            self._best.append(trial)
-            self._best.sort(key=lambda t: -self.metric.objective(t.score))
-            del self._best[self.size :]
-
-
-def candidates(
-    grammar: Grammar, parents: Sequence[PipelineSpec], rng: np.random.Generator
-) -> list[PipelineSpec]:
-    """Random pipelines of the grammar and mutations of each parent, without repeats."""
-    pool = [grammar.sample(rng) for _ in range(_RANDOM_CANDIDATES)]
-    for parent in parents:
-        pool.extend(mutate(parent, grammar, rng) for _ in range(_MUTATIONS_PER_PARENT))
-    return list(dict.fromkeys(pool))
+        self.standings.tell(trial)

@@ -19,14 +19,15 @@ that finds out::
             candidates <- Bayesian candidates (random + mutations of the best)
                           + evolution.breed(offspring) + a mutation of each family's best
             propose argmax over candidates of surrogate.acquisition(candidate)
-    on each result: tell both the evolution and the surrogate
+    on each result: tell the evolution, the surrogate and the standings (the best so far)
 
 Why the families: at 120 s on multiclass data (vowel, soybean) the surrogate kept
 choosing mutations of the boosters that led after the seeds, and the hybrid never
 improved on its first default LightGBM while random search found a polynomial
-logistic regression twice as good. Why the Bayesian candidates: with evolution's
-children alone (about 30 candidates a step) the surrogate had little to choose
-from, and at 120 s the Bayesian search ranked ahead of the hybrid on test.
+logistic regression twice as good. Why the Bayesian candidates: without them (about
+30 candidates a step: evolution's children, the families' mutations and random
+pipelines) the surrogate had little to choose from, and at 120 s the Bayesian search
+ranked ahead of the hybrid on test.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
 from automl.search.base import random_proposal
-from automl.search.bayes import Leaders, candidates
 from automl.search.evolution import EvolutionSearch
+from automl.search.local import Standings, candidates
 from automl.search.surrogate import Surrogate
 from automl.search.variation import mutate
 
@@ -60,19 +61,17 @@ class HybridSearch:
     ):
         self.evolution = EvolutionSearch(grammar, metric, seeds=seeds, random_state=random_state)
         self.surrogate = Surrogate(grammar, metric, random_state=random_state)
-        self.leaders = Leaders(metric)
+        self.standings = Standings(metric)
         self.offspring = offspring
         self.random_share = random_share
         self._rng = np.random.default_rng(random_state + 1)
-        #: The best pipeline of each classifier family, by (objective, pipeline).
-        self._champions: dict[str, tuple[float, PipelineSpec]] = {}
 
     def ask(self) -> Proposal | None:
         if (proposal := self.evolution.initial()) is not None:
             return proposal
         if self.surrogate.ready and self._rng.random() >= self.random_share:
             pool = self._new(
-                candidates(self.evolution.grammar, self.leaders.pipelines, self._rng)
+                candidates(self.evolution.grammar, self.standings.leaders(), self._rng)
                 + self.evolution.breed(self.offspring)
                 + self._tuned_champions()
             )
@@ -85,16 +84,11 @@ class HybridSearch:
     def tell(self, trial: Trial) -> None:
         self.evolution.tell(trial)
         self.surrogate.tell(trial)
-        self.leaders.tell(trial)
-        if trial.ok:
-            family = trial.pipeline.classifier.name
-            objective = self.evolution.metric.objective(trial.score)
-            if family not in self._champions or objective > self._champions[family][0]:
-                self._champions[family] = (objective, trial.pipeline)
+        self.standings.tell(trial)
 
     def _tuned_champions(self) -> list[PipelineSpec]:
         grammar = self.evolution.grammar
-        return [mutate(pipeline, grammar, self._rng) for _, pipeline in self._champions.values()]
+        return [mutate(p, grammar, self._rng) for p in self.standings.family_champions()]
 
     def _new(self, pipelines: list[PipelineSpec]) -> list[PipelineSpec]:
         return [p for p in dict.fromkeys(pipelines) if self.evolution.novelty.is_new(p)]

@@ -1,0 +1,64 @@
+"""SMAC's local search: candidates around the best pipelines so far, for a surrogate to rank.
+
+A surrogate's acquisition can only choose among the candidates it is shown; random
+pipelines of the grammar explore, and single mutations of the leaders refine what
+already works (Hutter et al., LION 2011).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from automl.grammar import Grammar, PipelineSpec
+from automl.history import Trial
+from automl.metrics import Metric
+from automl.search.variation import mutate
+
+RANDOM_CANDIDATES = 100
+#: The best pipelines so far whose mutations are candidates.
+LOCAL_PARENTS = 10
+MUTATIONS_PER_PARENT = 10
+
+
+class Standings:
+    """Each pipeline's latest result: the best so far overall and in each classifier family."""
+
+    def __init__(self, metric: Metric):
+        self.metric = metric
+        self._objectives: dict[str, tuple[float, PipelineSpec]] = {}
+
+    def tell(self, trial: Trial) -> None:
+        if trial.ok:
+            # A pipeline's result on more rows replaces its earlier, cheaper one, so
+            # that a promoted pipeline neither counts twice nor keeps its first score.
+            self._objectives.pop(trial.pipeline.key, None)
+            self._objectives[trial.pipeline.key] = (
+                self.metric.objective(trial.score),
+                trial.pipeline,
+            )
+
+    def leaders(self, count: int = LOCAL_PARENTS) -> list[PipelineSpec]:
+        """The ``count`` best pipelines, best first; the earlier result first at ties."""
+        ranked = sorted(self._objectives.values(), key=lambda entry: -entry[0])
+        return [pipeline for _, pipeline in ranked[:count]]
+
+    def family_champions(self) -> list[PipelineSpec]:
+        """The best pipeline of each classifier family tried so far."""
+        best: dict[str, tuple[float, PipelineSpec]] = {}
+        for objective, pipeline in self._objectives.values():
+            family = pipeline.classifier.name
+            if family not in best or objective > best[family][0]:
+                best[family] = (objective, pipeline)
+        return [pipeline for _, pipeline in best.values()]
+
+
+def candidates(
+    grammar: Grammar, parents: Sequence[PipelineSpec], rng: np.random.Generator
+) -> list[PipelineSpec]:
+    """Random pipelines of the grammar and mutations of each parent, without repeats."""
+    pool = [grammar.sample(rng) for _ in range(RANDOM_CANDIDATES)]
+    for parent in parents:
+        pool.extend(mutate(parent, grammar, rng) for _ in range(MUTATIONS_PER_PARENT))
+    return list(dict.fromkeys(pool))
