@@ -99,10 +99,11 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         those evaluations again: a killed or interrupted search resumes where it
         stopped. Needs an integer ``random_state``.
     warm_start : bool or KnowledgeBase
-        True: the search starts from pipelines that did well on similar reference
+        True: the search opens with pipelines that did well on similar reference
         datasets (by meta-features, from the knowledge base shipped in
-        ``metadata/``), then each classifier's defaults; False: from the defaults
-        alone (a cold start). A :class:`~automl.knowledge.KnowledgeBase` is used
+        ``metadata/``) and the defaults of the classifiers they leave out; below
+        1,000 rows with every default first, then those pipelines. False: from the
+        defaults alone (a cold start). A :class:`~automl.knowledge.KnowledgeBase` is used
         instead of the shipped one. (Not scikit-learn's ``warm_start``: ``fit``
         never reuses an earlier fit.)
     ensemble_size : int

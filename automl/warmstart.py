@@ -32,9 +32,10 @@ regret on the portfolio's own small scoring runs, but at 60 s a search seeded fr
 it alone scored worse on the test set of 22 of 32 datasets than one seeded from
 both (warmstart_v2 against warmstart_v1).
 
-The seeds open the search: the hybrid's first population and the first data of
-its surrogate. Scores measured on other datasets are not given to the surrogate:
-they are on other scales, and the seeds' own scores arrive within seconds.
+The seeds open the search with the defaults, in the order :func:`opening` gives: the
+hybrid's first population and the first data of its surrogate. Scores measured on
+other datasets are not given to the surrogate: they are on other scales, and the
+seeds' own scores arrive within seconds.
 """
 
 from __future__ import annotations
@@ -103,15 +104,15 @@ def opening(
     classifiers they leave out; or, if ``defaults_first``, every default, then the
     warm start's.
 
-    Defaults first on small data, where cross-validation repeats: there the final
-    model is an ensemble of the pipelines evaluated, and the cheap defaults of every
-    classifier gave it more than the seeds' tuning did. Leaving each dataset out
-    below 1,000 rows, the warm search's best single pipeline beat the cold one's on
-    test in 28 of 56 runs at 10 and 30 s and lost in 22, but its ensemble, of fewer
-    members, lost in 34 and won in 22 (warm_firstlook); with the seeds alternating
-    with the defaults it still lost in 18 of 28 at 10 s (warm_alternate). The seeds,
-    costlier than the defaults, crowd them out: cleve at 10 s made 4 evaluations
-    warm, 16 cold.
+    Defaults first on small data (the estimator asks for it below 1,000 rows, where
+    it repeats cross-validation), by measurement: there the cheap defaults of every
+    classifier gave the final ensemble more than the seeds' tuning did. Leaving each
+    dataset out below 1,000 rows, the warm search's best single pipeline beat the
+    cold one's on test in 28 of 56 runs at 10 and 30 s and lost in 22, but its
+    ensemble, of fewer members, lost in 34 and won in 22 (warm_firstlook); with the
+    seeds alternating with the defaults it still lost in 18 of 28 at 10 s
+    (warm_alternate). The seeds, costlier than the defaults, crowd them out: cleve at
+    10 s made 4 evaluations warm, 16 cold.
     """
     if defaults_first:
         return list({p.key: p for p in defaults + warm}.values())
