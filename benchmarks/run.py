@@ -154,13 +154,8 @@ def _tree_memory(process) -> int:
 
 def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
     """Fit ``system`` on the training part of ``name`` and score the test part."""
-    from sklearn.model_selection import train_test_split
-
     X, y = _load(args.data_dir, name)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y if np.bincount(pd.factorize(y)[0]).min() >= 2 else None,
-        random_state=args.seed,
-    )  # fmt: skip
+    X_train, X_test, y_train, y_test = split(X, y, seed=args.seed)
     model = _system(system, args, name, n_classes=len(np.unique(y)))
     start = time.monotonic()
     model.fit(X_train, y_train)
@@ -193,6 +188,14 @@ def run_one(name: str, system: str, args: argparse.Namespace) -> dict:
             trajectory=_trajectory(model),
         )
     return result
+
+
+def split(X: pd.DataFrame, y: np.ndarray, *, seed: int) -> list:
+    """The benchmark's 75/25 split, stratified where every class has two rows."""
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if np.bincount(pd.factorize(y)[0]).min() >= 2 else None
+    return train_test_split(X, y, test_size=0.25, stratify=stratify, random_state=seed)
 
 
 def _load(data_dir: str, name: str) -> tuple[pd.DataFrame, np.ndarray]:
