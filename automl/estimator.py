@@ -103,8 +103,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         datasets (by meta-features, from the knowledge base shipped in
         ``metadata/``) and the defaults of the classifiers they leave out; below
         1,000 rows with every default first, then those pipelines. False: from the
-        defaults alone (a cold start). A :class:`~automl.knowledge.KnowledgeBase` is used
-        instead of the shipped one. (Not scikit-learn's ``warm_start``: ``fit``
+        defaults alone (a cold start). A :class:`~automl.knowledge.KnowledgeBase`
+        is used instead of the shipped one. (Not scikit-learn's ``warm_start``: ``fit``
         never reuses an earlier fit.)
     ensemble_size : int
         Picks of the greedy ensemble selection over the best pipelines' out-of-fold
