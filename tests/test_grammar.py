@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_breast_cancer
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
+from automl.build_knowledge import load_reference
 from automl.components import COMPONENTS, default_grammar
 from automl.data import DataProfile, check_training_data
 from automl.grammar import (
@@ -37,6 +40,20 @@ def test_every_classifier_fits_with_its_defaults(classifier):
     proba = _fit_and_predict(GRAMMAR.default_pipeline(classifier))
     assert proba.shape == (7, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_lightgbm_default_beats_the_class_prior_where_many_classes_made_it_diverge(
+    shared_datasets,
+):
+    X, y = load_reference(shared_datasets / "classification", "kddcup")
+    X, _, y, _ = train_test_split(X, y, train_size=5000, stratify=y, random_state=0)
+    data = check_training_data(X, y)
+    grammar = default_grammar(data.profile)
+    pipeline = grammar.build(grammar.default_pipeline("lightgbm"), random_state=0)
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    proba = cross_val_predict(pipeline, data.X, data.y_codes, cv=folds, method="predict_proba")
+    prior = np.bincount(data.y_codes) / len(data.y_codes)
+    assert log_loss(data.y_codes, proba) < 0.1 * log_loss(data.y_codes, np.tile(prior, (len(y), 1)))
 
 
 @pytest.mark.parametrize(
