@@ -122,13 +122,16 @@ def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0
     """Stratified k-fold splits, repeated on small data; one holdout split on large data.
 
     With fewer members in the smallest class than ``cv``, the number of folds
-    drops to that count (at least 2) with a warning.
+    drops to that count (at least 2) with a warning. A class with one member is
+    never validated: in the holdout split its row only trains.
     """
     n_rows, n_repeats = len(y_codes), 1
     if n_rows > HOLDOUT_ABOVE_ROWS:
-        splitter = StratifiedShuffleSplit(1, test_size=HOLDOUT_FRACTION, random_state=random_state)
-        description = f"holdout ({HOLDOUT_FRACTION:.0%} of {n_rows} rows)"
-    elif n_rows < REPEAT_BELOW_ROWS:
+        return Folds(
+            *_holdout(y_codes, random_state),
+            description=f"holdout ({HOLDOUT_FRACTION:.0%} of {n_rows} rows)",
+        )
+    if n_rows < REPEAT_BELOW_ROWS:
         n_splits, n_repeats = _fold_count(y_codes, cv), REPEATS
         splitter = RepeatedStratifiedKFold(
             n_splits=n_splits, n_repeats=n_repeats, random_state=random_state
@@ -148,6 +151,25 @@ def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0
         description=description,
         n_repeats=n_repeats,
     )
+
+
+def _holdout(
+    y_codes: np.ndarray, random_state: int | None
+) -> tuple[tuple[np.ndarray], tuple[np.ndarray]]:
+    # A stratified split needs two members of each class; a class's only row trains.
+    counts = np.bincount(y_codes)
+    alone = np.flatnonzero(counts[y_codes] == 1)
+    if len(alone):
+        warnings.warn(
+            f"{len(alone)} class(es) with one member: kept in classes_ and trained on, "
+            "but never validated.",
+            UserWarning,
+            stacklevel=3,
+        )
+    rest = np.flatnonzero(counts[y_codes] > 1)
+    splitter = StratifiedShuffleSplit(1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+    train, valid = next(splitter.split(rest, y_codes[rest]))
+    return (np.concatenate([rest[train], alone]),), (rest[valid],)
 
 
 def _fold_count(y_codes: np.ndarray, cv: int) -> int:

@@ -11,6 +11,7 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.pipeline import Pipeline
 
 from automl import AutoClassifier
+from automl.evaluation import HOLDOUT_ABOVE_ROWS
 from tests.helpers import mixed_frame
 
 
@@ -103,14 +104,15 @@ def test_predictions_do_not_depend_on_batching():
     )
 
 
-def test_a_class_with_one_member_is_kept_with_a_warning():
-    X, y = make_classification(120, 5, random_state=3)
+@pytest.mark.parametrize("n_rows", [120, HOLDOUT_ABOVE_ROWS + 10], ids=["k-fold", "holdout"])
+def test_a_class_with_one_member_is_kept_with_a_warning(n_rows):
+    X, y = make_classification(n_rows, 5, random_state=3)
     labels = np.where(y == 1, "b", "a").astype(object)
     labels[0] = "rare"
     with pytest.warns(UserWarning, match="one member"):
         model = _quick(metric="accuracy").fit(X, labels)
     assert list(model.classes_) == ["a", "b", "rare"]
-    assert model.predict_proba(X).shape == (120, 3)
+    assert model.predict_proba(X).shape == (n_rows, 3)
 
 
 @pytest.mark.parametrize(

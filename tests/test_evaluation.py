@@ -99,6 +99,16 @@ def test_large_data_gets_one_holdout_split():
     assert "holdout" in folds.description
 
 
+def test_a_class_with_one_member_only_trains_in_the_holdout_split():
+    y = np.arange(HOLDOUT_ABOVE_ROWS + 10) % 2
+    y[7] = 2
+    with pytest.warns(UserWarning, match="one member"):
+        folds = make_folds(y)
+    (train,), (valid,) = folds.train, folds.valid
+    assert 7 in train and 7 not in valid
+    assert sorted(np.concatenate([train, valid])) == list(range(len(y)))
+
+
 def test_no_validation_row_reaches_any_fit():
     data = _dataset()
     RowSpy.seen = []
