@@ -53,6 +53,7 @@ def build_model():
             (
                 "classifier",
                 LGBMClassifier(
+                    min_child_weight=0.1,
                     n_jobs=1,
                     random_state=0,
                     reg_lambda=0.001,
