@@ -1,4 +1,4 @@
-"""A booster's defaults: held-out scores of its default pipeline with one parameter changed.
+"""A classifier's defaults: held-out scores of its default pipeline with one parameter changed.
 
     python benchmarks/booster_defaults.py [--change lightgbm:min_child_weight=0.1 ...]
         [--datasets FILE|a,b,...] [--out booster_defaults.jsonl]
@@ -6,17 +6,19 @@
 For every reference dataset (at most ``--max-rows`` rows, a stratified sample), the
 default pipeline of each classifier named in a ``--change`` is scored by stratified
 3-fold cross-validation as the grammar builds it and with the change (a parameter
-of the pipeline's classifier step, set as ``Pipeline.set_params`` would): ROC AUC for
+of the pipeline's classifier step, set as ``Pipeline.set_params`` would; XGBoost's
+sits inside a one-member vote, ``xgboost:xgboost__min_child_weight=2``): ROC AUC for
 two classes, log loss for more (as the product is judged). The class prior's log
 loss says which runs predict worse than no model. The default changes are the L2
 penalty of 1 (XGBoost's) for LightGBM and HistGradientBoosting, measured and
 rejected as a default (l2_default_report.txt). Rows are appended to ``--out`` as each
-dataset finishes; running again skips what is there.
+dataset finishes; running again skips the datasets that have every score asked for.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import json
 from pathlib import Path
@@ -26,6 +28,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from run import DEFAULT_DATASETS, _dataset_names
 from scipy.stats import binomtest
+from sklearn.datasets import make_classification
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
@@ -39,11 +42,17 @@ L2_CHANGES = ("lightgbm:reg_lambda=1", "hist_gradient_boosting:l2_regularization
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    changes = [_parse_change(change) for change in args.change or L2_CHANGES]
+    parser = _parser()
+    args = parser.parse_args(argv)
+    changes = args.change or [_parse_change(change) for change in L2_CHANGES]
+    for change in changes:
+        if (problem := _problem(change)) is not None:
+            parser.error(f"--change {change.classifier}:{change.label}: {problem}")
     names = _dataset_names(args.datasets) if args.datasets else _every_dataset(args.data_dir)
     out = Path(args.out)
-    done = {json.loads(line)["dataset"] for line in out.open()} if out.exists() else set()
+    wanted = {key for change in changes for key in change.keys}
+    merged = _merged(out) if out.exists() else pd.DataFrame({"dataset": [], "scores": []})
+    done = set(merged.loc[merged["scores"].map(wanted.issubset), "dataset"])
     todo = [name for name in names if name not in done]
     rows = Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
         delayed(score_dataset)(args.data_dir, name, args.max_rows, changes) for name in todo
@@ -52,8 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         with out.open("a") as file:
             file.write(json.dumps(row) + "\n")
         print(row["dataset"], row["scores"], flush=True)
-    print(summary(pd.read_json(out, lines=True), changes))
+    print(summary(_merged(out), changes))
     return 0
+
+
+def _merged(out: Path) -> pd.DataFrame:
+    """One row per dataset, the scores of every run on it together (the latest first)."""
+    rows = pd.read_json(out, lines=True)
+    scores = rows.groupby("dataset")["scores"].agg(
+        lambda runs: dict(collections.ChainMap(*runs[::-1]))
+    )
+    return (
+        rows.drop_duplicates("dataset", keep="last")
+        .drop(columns="scores")
+        .join(scores, on="dataset")
+    )
 
 
 def score_dataset(data_dir: str, name: str, max_rows: int, changes: list[Change]) -> dict:
@@ -67,19 +89,17 @@ def score_dataset(data_dir: str, name: str, max_rows: int, changes: list[Change]
     grammar = default_grammar(data.profile)
     binary = len(data.classes) == 2
     folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    variants = {key: params for change in changes for key, params in change.variants.items()}
     scores = {}
-    for change in changes:
-        for label, params in (("default", {}), (change.label, change.params)):
-            pipeline = grammar.build(grammar.default_pipeline(change.classifier), random_state=0)
-            pipeline.set_params(**params)
-            proba = cross_val_predict(
-                pipeline, data.X, data.y_codes, cv=folds, method="predict_proba"
-            )
-            if binary:
-                score = roc_auc_score(data.y_codes, proba[:, 1])
-            else:
-                score = log_loss(data.y_codes, proba)
-            scores[f"{change.classifier}@{label}"] = float(score)
+    for key, params in variants.items():
+        pipeline = grammar.build(grammar.default_pipeline(key.split("@")[0]), random_state=0)
+        pipeline.set_params(**params)
+        proba = cross_val_predict(pipeline, data.X, data.y_codes, cv=folds, method="predict_proba")
+        if binary:
+            score = roc_auc_score(data.y_codes, proba[:, 1])
+        else:
+            score = log_loss(data.y_codes, proba)
+        scores[key] = float(score)
     prior = np.tile(np.bincount(data.y_codes) / len(data.y_codes), (len(data.y_codes), 1))
     return {
         "dataset": name,
@@ -97,10 +117,13 @@ def summary(rows: pd.DataFrame, changes: list[Change]) -> str:
     for change in changes:
         for name, group in rows.groupby("metric"):
             metric = get_metric(name, group["n_classes"].iloc[0])
-            default_scores = group["scores"].str.get(f"{change.classifier}@default")
-            changed_scores = group["scores"].str.get(f"{change.classifier}@{change.label}")
-            if changed_scores.isna().all():
-                continue  # rows of another --change in the same file
+            default_key, changed_key = change.keys
+            group = group[group["scores"].map(set(change.keys).issubset)]
+            if group.empty:
+                lines.append(f"{change.classifier} {name}: no dataset has {changed_key} yet")
+                continue
+            default_scores = group["scores"].str.get(default_key)
+            changed_scores = group["scores"].str.get(changed_key)
             gain = metric.objective(changed_scores) - metric.objective(default_scores)
             better, worse = int((gain > 1e-4).sum()), int((gain < -1e-4).sum())
             test = binomtest(better, better + worse).pvalue if better + worse else 1.0
@@ -126,27 +149,49 @@ class Change:
 
     classifier: str
     parameter: str
-    value: float
+    value: int | float
 
     @property
     def label(self) -> str:
         return f"{self.parameter}={self.value:g}"
 
     @property
-    def params(self) -> dict[str, float]:
-        return {f"classifier__{self.parameter}": self.value}
+    def keys(self) -> tuple[str, str]:
+        """The score keys of the default pipeline and of the changed one."""
+        return f"{self.classifier}@default", f"{self.classifier}@{self.label}"
+
+    @property
+    def variants(self) -> dict[str, dict[str, int | float]]:
+        """Each score key and the parameters that differ from the grammar's pipeline."""
+        default_key, changed_key = self.keys
+        return {default_key: {}, changed_key: {f"classifier__{self.parameter}": self.value}}
 
 
 def _parse_change(text: str) -> Change:
     try:
         classifier, assignment = text.split(":")
         parameter, value = assignment.split("=")
-        return Change(classifier, parameter, float(value))
+        # Integer parameters (max_iter, num_leaves) refuse a float.
+        return Change(classifier, parameter, int(value) if value.isdigit() else float(value))
     except ValueError:
-        raise SystemExit(
-            f"--change {text!r}: expected classifier:parameter=number, "
-            "e.g. lightgbm:min_child_weight=0.1"
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected classifier:parameter=number, e.g. lightgbm:min_child_weight=0.1"
         ) from None
+
+
+def _problem(change: Change) -> str | None:
+    """Why ``change`` cannot apply to its classifier's default pipeline (None if it can):
+    checked on tiny data before any dataset is read, not in a worker halfway through."""
+    X, y = make_classification(20, 4, random_state=0)
+    grammar = default_grammar(check_training_data(X, y).profile)
+    if change.classifier not in grammar.options("classifier"):
+        known = ", ".join(grammar.options("classifier"))
+        return f"no classifier {change.classifier!r}; one of {known}"
+    # get_params, not set_params: LightGBM takes any keyword, a misspelt one with a warning.
+    (name,) = change.variants[change.keys[1]]
+    if name not in grammar.build(grammar.default_pipeline(change.classifier)).get_params():
+        return f"the pipeline has no parameter {name!r}"
+    return None
 
 
 def _every_dataset(data_dir: str) -> list[str]:
@@ -161,6 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--change",
         action="append",
+        type=_parse_change,
         help="classifier:parameter=number, repeatable (default: " + ", ".join(L2_CHANGES) + ")",
     )
     parser.add_argument("--data-dir", default=str(DEFAULT_DATASETS))
