@@ -122,54 +122,48 @@ def make_folds(y_codes: np.ndarray, *, cv: int = 5, random_state: int | None = 0
     """Stratified k-fold splits, repeated on small data; one holdout split on large data.
 
     With fewer members in the smallest class than ``cv``, the number of folds
-    drops to that count (at least 2) with a warning. A class with one member is
-    never validated: in the holdout split its row only trains.
+    drops to that count (at least 2) with a warning. The row of a class with one
+    member trains in every split and is never validated, with a warning: validated,
+    it would be by a model that never saw its class, and it would cut k-fold to two
+    folds for every other class. (Unless fewer than two classes have more members:
+    then the rows split as they are.)
     """
+    counts = np.bincount(y_codes)
+    alone = np.flatnonzero(counts[y_codes] == 1)
+    rest = np.flatnonzero(counts[y_codes] > 1)
+    if len(np.unique(y_codes[rest])) < 2:  # nothing else to split on: split as they are
+        alone, rest = alone[:0], np.arange(len(y_codes))
+    elif len(alone):
+        warnings.warn(
+            f"{len(alone)} class(es) with one member: kept in classes_ and trained on in "
+            "every split, but never validated.",
+            UserWarning,
+            stacklevel=2,
+        )
     n_rows, n_repeats = len(y_codes), 1
     if n_rows > HOLDOUT_ABOVE_ROWS:
-        return Folds(
-            *_holdout(y_codes, random_state),
-            description=f"holdout ({HOLDOUT_FRACTION:.0%} of {n_rows} rows)",
-        )
-    if n_rows < REPEAT_BELOW_ROWS:
-        n_splits, n_repeats = _fold_count(y_codes, cv), REPEATS
+        splitter = StratifiedShuffleSplit(1, test_size=HOLDOUT_FRACTION, random_state=random_state)
+        description = f"holdout ({HOLDOUT_FRACTION:.0%} of {n_rows} rows)"
+    elif n_rows < REPEAT_BELOW_ROWS:
+        n_splits, n_repeats = _fold_count(y_codes[rest], cv), REPEATS
         splitter = RepeatedStratifiedKFold(
             n_splits=n_splits, n_repeats=n_repeats, random_state=random_state
         )
         description = f"{n_splits}-fold cross-validation repeated {n_repeats} times"
     else:
-        n_splits = _fold_count(y_codes, cv)
+        n_splits = _fold_count(y_codes[rest], cv)
         splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
         description = f"{n_splits}-fold cross-validation"
     with warnings.catch_warnings():
         # The smallest-class warning is ours to give, once, in _fold_count.
         warnings.simplefilter("ignore", UserWarning)
-        splits = list(splitter.split(np.zeros(n_rows), y_codes))
+        splits = list(splitter.split(rest, y_codes[rest]))
     return Folds(
-        train=tuple(train for train, _ in splits),
-        valid=tuple(valid for _, valid in splits),
+        train=tuple(np.concatenate([rest[train], alone]) for train, _ in splits),
+        valid=tuple(rest[valid] for _, valid in splits),
         description=description,
         n_repeats=n_repeats,
     )
-
-
-def _holdout(
-    y_codes: np.ndarray, random_state: int | None
-) -> tuple[tuple[np.ndarray], tuple[np.ndarray]]:
-    # A stratified split needs two members of each class; a class's only row trains.
-    counts = np.bincount(y_codes)
-    alone = np.flatnonzero(counts[y_codes] == 1)
-    if len(alone):
-        warnings.warn(
-            f"{len(alone)} class(es) with one member: kept in classes_ and trained on, "
-            "but never validated.",
-            UserWarning,
-            stacklevel=3,
-        )
-    rest = np.flatnonzero(counts[y_codes] > 1)
-    splitter = StratifiedShuffleSplit(1, test_size=HOLDOUT_FRACTION, random_state=random_state)
-    train, valid = next(splitter.split(rest, y_codes[rest]))
-    return (np.concatenate([rest[train], alone]),), (rest[valid],)
 
 
 def _fold_count(y_codes: np.ndarray, cv: int) -> int:
@@ -180,12 +174,7 @@ def _fold_count(y_codes: np.ndarray, cv: int) -> int:
     n_splits = max(2, smallest)
     warnings.warn(
         f"The smallest class has {smallest} member(s), fewer than cv={cv} folds; "
-        f"using {n_splits} folds instead."
-        + (
-            " A class with one member is kept in classes_ but is never validated."
-            if smallest == 1
-            else ""
-        ),
+        f"using {n_splits} folds instead.",
         UserWarning,
         stacklevel=3,
     )

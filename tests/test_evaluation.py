@@ -99,14 +99,23 @@ def test_large_data_gets_one_holdout_split():
     assert "holdout" in folds.description
 
 
-def test_a_class_with_one_member_only_trains_in_the_holdout_split():
-    y = np.arange(HOLDOUT_ABOVE_ROWS + 10) % 2
+@pytest.mark.parametrize("n_rows", [120, 2000, HOLDOUT_ABOVE_ROWS + 10])
+def test_a_class_with_one_member_trains_in_every_split_and_is_never_validated(n_rows):
+    y = np.arange(n_rows) % 2
     y[7] = 2
     with pytest.warns(UserWarning, match="one member"):
-        folds = make_folds(y)
-    (train,), (valid,) = folds.train, folds.valid
-    assert 7 in train and 7 not in valid
-    assert sorted(np.concatenate([train, valid])) == list(range(len(y)))
+        folds = make_folds(y, cv=5)
+    assert len(folds) in (1, 5 * folds.n_repeats)  # a holdout, or k-fold not cut to 2 folds
+    for train, valid in zip(folds.train, folds.valid, strict=True):
+        assert 7 in train and 7 not in valid
+        assert sorted(np.concatenate([train, valid])) == list(range(n_rows))
+
+
+def test_rows_split_as_they_are_when_only_one_class_has_more_than_one_member():
+    y = np.array([0] * 20 + [1])
+    folds = make_folds(y, cv=5)
+    assert len(folds) == 2 * folds.n_repeats
+    assert any(20 in valid for valid in folds.valid)
 
 
 def test_no_validation_row_reaches_any_fit():
