@@ -27,7 +27,7 @@ from automl.search.surrogate import Surrogate
 
 
 class BayesSearch:
-    """Proposes the seeds, then what the surrogate expects to improve most per second."""
+    """Proposes the seeds, then what the surrogate expects to improve most for its cost."""
 
     def __init__(
         self,

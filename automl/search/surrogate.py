@@ -12,6 +12,9 @@ which favours cheap pipelines less blindly)::
     cost         <- forest over (encoding, fidelity -> log evaluation time)
     both predicted at full fidelity
     acquisition  <- EI(mean, spread, best objective) / sqrt(cost)
+
+EI per second was measured against it in the hybrid at 30 s on 25 datasets: 2% more
+evaluations, test better on 8 datasets and worse on 12 (eips_30s_report.txt).
 """
 
 from __future__ import annotations
