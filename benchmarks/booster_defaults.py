@@ -89,10 +89,12 @@ def score_dataset(data_dir: str, name: str, max_rows: int, changes: list[Change]
     grammar = default_grammar(data.profile)
     binary = len(data.classes) == 2
     folds = StratifiedKFold(3, shuffle=True, random_state=0)
-    variants = {key: params for change in changes for key, params in change.variants.items()}
+    defaults = {change.keys[0]: change.classifier for change in changes}  # each one once
+    variants = [(key, classifier, {}) for key, classifier in defaults.items()]
+    variants += [(change.keys[1], change.classifier, change.params) for change in changes]
     scores = {}
-    for key, params in variants.items():
-        pipeline = grammar.build(grammar.default_pipeline(key.split("@")[0]), random_state=0)
+    for key, classifier, params in variants:
+        pipeline = grammar.build(grammar.default_pipeline(classifier), random_state=0)
         pipeline.set_params(**params)
         proba = cross_val_predict(pipeline, data.X, data.y_codes, cv=folds, method="predict_proba")
         if binary:
@@ -161,10 +163,13 @@ class Change:
         return f"{self.classifier}@default", f"{self.classifier}@{self.label}"
 
     @property
-    def variants(self) -> dict[str, dict[str, int | float]]:
-        """Each score key and the parameters that differ from the grammar's pipeline."""
-        default_key, changed_key = self.keys
-        return {default_key: {}, changed_key: {f"classifier__{self.parameter}": self.value}}
+    def step_parameter(self) -> str:
+        """The parameter's name in the pipeline, as ``Pipeline.set_params`` takes it."""
+        return f"classifier__{self.parameter}"
+
+    @property
+    def params(self) -> dict[str, int | float]:
+        return {self.step_parameter: self.value}
 
 
 def _parse_change(text: str) -> Change:
@@ -188,9 +193,9 @@ def _problem(change: Change) -> str | None:
         known = ", ".join(grammar.options("classifier"))
         return f"no classifier {change.classifier!r}; one of {known}"
     # get_params, not set_params: LightGBM takes any keyword, a misspelt one with a warning.
-    (name,) = change.variants[change.keys[1]]
-    if name not in grammar.build(grammar.default_pipeline(change.classifier)).get_params():
-        return f"the pipeline has no parameter {name!r}"
+    pipeline = grammar.build(grammar.default_pipeline(change.classifier))
+    if change.step_parameter not in pipeline.get_params():
+        return f"the pipeline has no parameter {change.step_parameter!r}"
     return None
 
 
