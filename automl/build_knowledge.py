@@ -7,15 +7,15 @@ stopped (a torn last line, from a kill, is ignored and redone)::
     search:    for each reference dataset, smallest first:
                    a cold AutoClassifier search with a long budget; its best distinct
                    pipelines
-    portfolio: candidates <- the best pipelines of every dataset
+    portfolio: candidates <- the best pipelines of every dataset, and the defaults
                for each dataset: cross-validate every candidate there (on at most
                    PORTFOLIO_ROWS rows, with a time limit each)
     write:     for each dataset: its meta-features (today's version) and a sketch
                    of its rows (to tell versions of one dataset apart)
                datasets.csv, pipelines.jsonl, performance.csv, fit_times.csv, manifest.json
 
-A portfolio record made with other settings (rows, folds, time limit), or that
-lacks a candidate or its fit time, is scored again.
+A portfolio record made with other settings (rows, folds, time limit) is scored
+again; one that lacks candidates (or their fit times) gets them scored and added.
 
 Reference datasets are PMLB-style files: ``<name>.tsv.gz``, the label in column
 ``target``.
@@ -35,7 +35,7 @@ import pandas as pd
 
 from automl import __version__
 from automl.budget import Budget
-from automl.components import default_grammar, grammar_fingerprint
+from automl.components import default_candidates, default_grammar, grammar_fingerprint
 from automl.data import check_training_data
 from automl.estimator import AutoClassifier
 from automl.evaluation import FULL, Dataset, Fidelity, make_folds, subsample
@@ -117,11 +117,12 @@ def build_knowledge_base(
     candidates = portfolio_candidates(searches.values())
     scored = _read_journal(journal / PORTFOLIO_JOURNAL)
     for name in names:
-        if not _is_current(scored.get(name), candidates):
-            log(f"portfolio {name}: {len(candidates)} candidates ...")
+        unscored = _unscored(scored.get(name), candidates)
+        if unscored:
+            log(f"portfolio {name}: {len(unscored)} of {len(candidates)} candidates ...")
             metric = searches[name]["metric"]
-            record = score_portfolio(datasets_dir, name, candidates, metric, n_jobs=n_jobs)
-            scored[name] = _append(journal / PORTFOLIO_JOURNAL, record)
+            record = score_portfolio(datasets_dir, name, unscored, metric, n_jobs=n_jobs)
+            scored[name] = _append(journal / PORTFOLIO_JOURNAL, _merged(scored.get(name), record))
     scored = {name: scored[name] for name in names}
     described = {name: describe(*load_reference(datasets_dir, name)) for name in names}
     source = f"{Path(datasets_dir).name} ({len(names)} datasets of {min_rows} rows or more)"
@@ -208,12 +209,19 @@ def _distinct_best(history: History, n: int) -> list[Trial]:
 
 
 def portfolio_candidates(searches) -> dict[str, PipelineSpec]:
-    """The best pipelines of every search, by key, in the order of the searches."""
+    """The best pipelines of every search, by key, in the order of the searches, then
+    each classifier's default.
+
+    The defaults compete in the portfolio so that a warm start opens with one where
+    it did well on similar data, and with a tuned pipeline where that did better.
+    """
     candidates = {}
     for record in searches:
         for found in record["best"][:PORTFOLIO_PER_DATASET]:
             pipeline = PipelineSpec.from_dict(found["pipeline"])
             candidates.setdefault(pipeline.key, pipeline)
+    for pipeline in default_candidates():
+        candidates.setdefault(pipeline.key, pipeline)
     return candidates
 
 
@@ -259,11 +267,19 @@ _PORTFOLIO_SETTINGS = {
 }
 
 
-def _is_current(record: dict | None, candidates: dict) -> bool:
-    """Whether a portfolio record scored and timed every candidate, with today's settings."""
-    if record is None or not set(candidates) <= set(record.get("fit_times", {})):
-        return False
-    return all(record.get(key) == value for key, value in _PORTFOLIO_SETTINGS.items())
+def _unscored(record: dict | None, candidates: dict) -> dict[str, PipelineSpec]:
+    """The candidates that ``record`` did not score and time with today's settings."""
+    if record is None or any(record.get(k) != v for k, v in _PORTFOLIO_SETTINGS.items()):
+        return candidates
+    timed = record.get("fit_times", {})
+    return {key: p for key, p in candidates.items() if key not in timed}
+
+
+def _merged(record: dict | None, new: dict) -> dict:
+    """``new`` with the scores of ``record`` that it did not redo (same settings)."""
+    if record is None or any(record.get(k) != v for k, v in _PORTFOLIO_SETTINGS.items()):
+        return new
+    return new | {field: record[field] | new[field] for field in ("scores", "fit_times")}
 
 
 def _one_repeat(folds) -> Fidelity:
@@ -313,6 +329,7 @@ def write_knowledge_base(
         for r in records
         for rank, found in enumerate(r["best"])
     ]
+    lines += [{"id": p.key, "pipeline": p.to_dict(), "default": True} for p in default_candidates()]
     (out / PIPELINES_FILE).write_text(
         "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
     )
@@ -340,7 +357,8 @@ def _manifest(records: list[dict], *, source: str) -> dict:
         "search": "a cold AutoClassifier search each (random_state=0, n_jobs=1, no ensemble) "
         f"of {', '.join(f'{b:g}' for b in budgets)} s by size, {hours:.1f} h in all; each "
         "dataset's budget is in datasets.csv",
-        "portfolio": f"the best pipeline of each dataset, scored on every dataset by "
+        "portfolio": f"the best pipeline of each dataset and each classifier's default, "
+        f"scored on every dataset by "
         f"{PORTFOLIO_FOLDS}-fold CV on at most {PORTFOLIO_ROWS} rows, {PORTFOLIO_TIME_LIMIT:g} s "
         "at most each",
         "datasets": [
@@ -349,7 +367,8 @@ def _manifest(records: list[dict], *, source: str) -> dict:
         ],
         "files": {
             DATASETS_FILE: "size, a sketch of the rows and meta-features of each dataset",
-            PIPELINES_FILE: f"the {TOP_PIPELINES} best pipelines of each (one per classifier)",
+            PIPELINES_FILE: f"the {TOP_PIPELINES} best pipelines of each (one per classifier), "
+            "and the defaults",
             PERFORMANCE_FILE: "the portfolio's CV scores (rows) on every dataset (columns)",
             FIT_TIMES_FILE: "the seconds each of those evaluations spent fitting",
         },

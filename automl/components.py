@@ -42,7 +42,7 @@ from sklearn.tree import DecisionTreeClassifier
 from xgboost import XGBClassifier
 
 from automl.data import DataProfile
-from automl.grammar import NO_SCALING, Component, Grammar
+from automl.grammar import NO_SCALING, Component, Grammar, PipelineSpec
 from automl.grammar import Hyperparameter as HP
 
 #: One-hot columns beyond this many categories are folded into "infrequent".
@@ -463,7 +463,7 @@ def default_grammar(profile: DataProfile) -> Grammar:
 
 
 #: Data on which every component applies: what :func:`grammar_fingerprint` describes.
-_EVERY_COMPONENT = DataProfile(
+EVERY_COMPONENT = DataProfile(
     n_rows=1000,
     n_classes=3,
     numeric_columns=tuple(range(10)),
@@ -475,4 +475,10 @@ _EVERY_COMPONENT = DataProfile(
 
 def grammar_fingerprint() -> str:
     """The fingerprint of the built-in components (see :attr:`Grammar.fingerprint`)."""
-    return default_grammar(_EVERY_COMPONENT).fingerprint
+    return default_grammar(EVERY_COMPONENT).fingerprint
+
+
+def default_candidates() -> list[PipelineSpec]:
+    """Every classifier's default pipeline, with every preprocessing slot filled: a
+    warm start adapts it to the data at hand."""
+    return default_grammar(EVERY_COMPONENT).default_pipelines()

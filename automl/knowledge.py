@@ -3,9 +3,10 @@
 Three text files and a manifest, written by :mod:`automl.build_knowledge`:
 
 - ``datasets.csv``: one row per reference dataset, its size and meta-features;
-- ``pipelines.jsonl``: the best pipelines a long search found on each dataset;
-- ``performance.csv``: the cross-validated score of every one of those pipelines
-  (the candidate portfolio) on every dataset, empty where it failed;
+- ``pipelines.jsonl``: the best pipelines a long search found on each dataset, and
+  each classifier's default pipeline;
+- ``performance.csv``: the cross-validated score of the best pipeline of each dataset
+  and of the defaults (the candidate portfolio) on every dataset, empty where it failed;
 - ``fit_times.csv``: the seconds each of those evaluations spent fitting, which tell
   cheap candidates from dear ones.
 
@@ -33,7 +34,7 @@ from automl.grammar import PipelineSpec
 from automl.metafeatures import METAFEATURE_NAMES, METAFEATURE_VERSION
 from automl.metrics import METRICS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DATASETS_FILE, PIPELINES_FILE, PERFORMANCE_FILE, FIT_TIMES_FILE = (
     "datasets.csv",
     "pipelines.jsonl",
@@ -86,7 +87,8 @@ class KnowledgeBase:
 
     ``scores[i, j]`` is the cross-validated score of portfolio candidate
     ``portfolio[i]`` on dataset ``datasets.index[j]`` (NaN where it failed), and
-    ``fit_times[i, j]`` the seconds its folds spent fitting there.
+    ``fit_times[i, j]`` the seconds its folds spent fitting there. ``defaults`` are
+    the candidates that are a classifier's default pipeline: no dataset found them.
     """
 
     datasets: pd.DataFrame
@@ -95,6 +97,7 @@ class KnowledgeBase:
     portfolio: tuple[str, ...]
     scores: np.ndarray
     fit_times: np.ndarray
+    defaults: frozenset[str] = frozenset()
 
     @property
     def regret(self) -> np.ndarray:
@@ -132,7 +135,9 @@ class KnowledgeBase:
         records = [json.loads(line) for line in _lines(root, PIPELINES_FILE)]
         pipelines = {r["id"]: PipelineSpec.from_dict(r["pipeline"]) for r in records}
         found = tuple(
-            Found(r["dataset"], int(r["rank"]), float(r["score"]), r["id"]) for r in records
+            Found(r["dataset"], int(r["rank"]), float(r["score"]), r["id"])
+            for r in records
+            if not r.get("default")
         )
         scores, fit_times = (
             _read_csv(root, file).set_index("candidate").reindex(columns=datasets.index)
@@ -145,6 +150,7 @@ class KnowledgeBase:
             found,
             tuple(scores.index),
             *(m.to_numpy(float) for m in (scores, fit_times)),
+            frozenset(r["id"] for r in records if r.get("default")),
         )
 
     @classmethod
@@ -161,13 +167,13 @@ class KnowledgeBase:
         they contributed: for leave-one-dataset-out evaluations.
 
         A portfolio candidate stays only if a kept dataset would have contributed it
-        too, and the regrets are normalised over the kept candidates alone, so that
-        nothing of the left-out datasets shapes the portfolio.
+        too, or it is a default, and the regrets are normalised over the kept
+        candidates alone, so that nothing of the left-out datasets shapes the portfolio.
         """
         dropped = set().union(*(self.near_duplicates(name) for name in names))
         kept_columns = ~self.datasets.index.isin(dropped)
         found = tuple(f for f in self.found if f.dataset not in dropped)
-        contributed = {f.id for f in found if f.rank < PORTFOLIO_PER_DATASET}
+        contributed = {f.id for f in found if f.rank < PORTFOLIO_PER_DATASET} | self.defaults
         kept_rows = np.array([c in contributed for c in self.portfolio], dtype=bool)
         return replace(
             self,

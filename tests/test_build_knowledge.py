@@ -18,7 +18,7 @@ from automl.build_knowledge import (
     reference_datasets,
     score_portfolio,
 )
-from automl.components import default_grammar, grammar_fingerprint
+from automl.components import default_candidates, default_grammar, grammar_fingerprint
 from automl.data import check_training_data
 from automl.knowledge import KnowledgeBase, read_manifest
 from automl.metafeatures import METAFEATURE_VERSION
@@ -63,6 +63,11 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     assert 0.5 < knowledge.datasets.loc["two", "best_score"] <= 1.0
     ranks = [f.rank for f in knowledge.found if f.dataset == "two"]
     assert ranks and ranks == list(range(len(ranks)))  # best first
+    # Every classifier's default competes in the portfolio, found by no dataset.
+    defaults = {p.key for p in default_candidates()}
+    assert knowledge.defaults == defaults <= set(knowledge.portfolio)
+    assert not defaults & {f.id for f in knowledge.found}
+    assert np.isfinite(knowledge.scores[list(knowledge.portfolio).index(min(defaults))]).all()
 
     # A killed build leaves a torn last line: it is ignored, the rest is kept.
     with open(tmp_path / "journal" / SEARCH_JOURNAL, "a") as journal:
@@ -91,6 +96,26 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     assert not [line for line in logged if line.startswith("search")]  # kept past the torn line
     rescored = [line.split(":")[0] for line in logged if "candidates ..." in line]
     assert rescored == [f"portfolio {stale['dataset']}"]
+
+    # A record that lacks candidates (new defaults, say) gets only those scored.
+    record = json.loads((tmp_path / "journal" / PORTFOLIO_JOURNAL).read_text().splitlines()[-1])
+    lacking = sorted(record["scores"])[:2]
+    partial = record | {
+        field: {k: v for k, v in record[field].items() if k not in lacking}
+        for field in ("scores", "fit_times")
+    }
+    with open(tmp_path / "journal" / PORTFOLIO_JOURNAL, "a") as journal:
+        journal.write(json.dumps(partial) + "\n")
+    logged.clear()
+    build_knowledge_base(datasets, tmp_path, budget_scale=0.2, log=logged.append)
+    total = len(record["scores"])
+    assert [line for line in logged if "candidates ..." in line] == [
+        f"portfolio {record['dataset']}: 2 of {total} candidates ..."
+    ]
+    merged = json.loads((tmp_path / "journal" / PORTFOLIO_JOURNAL).read_text().splitlines()[-1])
+    assert set(merged["scores"]) == set(record["scores"])
+    kept = set(record["scores"]) - set(lacking)
+    assert all(merged["scores"][k] == record["scores"][k] for k in kept)
 
 
 def test_candidates_that_compute_the_same_are_scored_once(datasets, monkeypatch):

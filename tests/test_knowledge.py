@@ -40,9 +40,9 @@ def test_every_stored_pipeline_parses_under_todays_grammar(root):
     """Guards against auto-sklearn's "Configuration N not found": a changed grammar."""
     knowledge = KnowledgeBase.load(root)
     grammar = default_grammar(check_training_data(*mixed_frame(200)).profile)
-    for found in knowledge.found:
-        pipeline = knowledge.pipelines[found.id]
-        assert pipeline.key == found.id
+    assert {f.id for f in knowledge.found} | knowledge.defaults == set(knowledge.pipelines)
+    for key, pipeline in knowledge.pipelines.items():
+        assert pipeline.key == key
         assert grammar.adapt(pipeline) is not None
         for _, step in pipeline.steps():  # adapt would drop a renamed hyperparameter
             assert grammar.complete_step(step.name, step.kwargs).kwargs.keys() == step.kwargs.keys()
@@ -156,6 +156,15 @@ def test_leaving_out_keeps_only_what_the_kept_datasets_contributed():
     rest = knowledge.without(["d1"])
     assert rest.portfolio == (knowledge.portfolio[0], knowledge.portfolio[2])
     assert rest.regret.tolist() == [[0.0, 0.0], [1.0, 1.0]]
+
+
+def test_leaving_out_keeps_the_defaults_whoever_found_them_too():
+    # Candidate 1, best on d1, is also a classifier's default: it stays without d1.
+    knowledge = _handmade([[0.0, 1.0, 0.5], [1.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [100, 200, 300])
+    knowledge = replace(knowledge, defaults=frozenset({knowledge.portfolio[1]}))
+    rest = knowledge.without(["d1"])
+    assert rest.portfolio == knowledge.portfolio and rest.defaults == knowledge.defaults
+    assert rest.regret[:, 1].tolist() == [0.5, 0.0, 1.0]
 
 
 def test_the_nearest_datasets_come_nearest_first():
