@@ -1,0 +1,105 @@
+"""How good is the best of a search's first k pipelines, by the knowledge base alone?
+
+Leave-one-dataset-out over the knowledge base in metadata/: for each reference dataset,
+the knowledge base less it (and its near-duplicates) orders an opening, and the
+held-out dataset's own portfolio scores (3-fold CV on at most 1,000 rows) say how far
+the best of its first k pipelines falls short of the best candidate there. Offline:
+no search runs, costs and fidelities are ignored; it ranks orderings, it does not
+predict a search's score. Openings compared:
+
+    defaults           every classifier's default, in the grammar's order (a cold start)
+    nearest first      the nearest datasets' best pipelines alternating with the greedy
+                       portfolio, then the defaults they leave out
+    portfolio first    the same, the portfolio's picks first (the warm start's order)
+    portfolio only     the greedy portfolio, then the defaults it leaves out
+
+    python benchmarks/opening_regret.py [--k 1 2 3 5 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+from itertools import zip_longest
+
+import numpy as np
+
+from automl.components import default_candidates
+from automl.knowledge import KnowledgeBase
+from automl.metafeatures import METAFEATURE_NAMES
+from automl.metrics import METRICS
+from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 2, 3, 5, 8])
+    ks = parser.parse_args().k
+    knowledge = KnowledgeBase.load()
+    defaults = [p.key for p in default_candidates()]
+    missing = set(defaults) - set(knowledge.portfolio)
+    if missing:
+        raise SystemExit(f"The knowledge base has not scored the defaults {sorted(missing)}.")
+    shortfalls = {name: {"roc_auc": [], "log_loss": []} for name in ORDERS}
+    for j, name in enumerate(knowledge.datasets.index):
+        rest = knowledge.without([name])
+        query = knowledge.datasets.loc[name, list(METAFEATURE_NAMES)].to_dict()
+        neighbours = rest.nearest(query, NEIGHBOURHOOD)
+        nearest = [rest.best_pipelines(n, 1)[0].key for n in neighbours[:N_NEAREST]]
+        portfolio = [p.key for p in rest.greedy_portfolio(MAX_SEEDS, neighbours)]
+        metric = knowledge.datasets["metric"].iloc[j]
+        for order, arrange in ORDERS.items():
+            seeds = list(dict.fromkeys(arrange(nearest, portfolio)))[:MAX_SEEDS]
+            opening = seeds + _left_out(knowledge, defaults, seeds) if seeds else defaults
+            shortfalls[order][metric].append(_shortfall(knowledge, j, opening, ks))
+    for metric in ("roc_auc", "log_loss"):
+        print(f"{metric}: shortfall of the best of the first k to the best candidate")
+        print(f"  {'opening':16s}" + "".join(f"  k={k}: median / mean" for k in ks))
+        for order in ORDERS:
+            values = np.array(shortfalls[order][metric])
+            cells = "".join(
+                f"  {np.median(values[:, i]):>11.4f} / {np.mean(values[:, i]):.3f}"
+                for i in range(len(ks))
+            )
+            print(f"  {order:16s}{cells}")
+        ours, theirs = (np.array(shortfalls[o][metric]) for o in ("portfolio first", "defaults"))
+        print(f"  portfolio first vs defaults, datasets better / worse: {_versus(ours, theirs)}")
+        theirs = np.array(shortfalls["nearest first"][metric])
+        print(f"  portfolio first vs nearest first, better / worse: {_versus(ours, theirs)}")
+
+
+def _alternate(first: list, second: list) -> list:
+    return [item for pair in zip_longest(first, second) for item in pair if item is not None]
+
+
+ORDERS = {
+    "defaults": lambda nearest, portfolio: [],
+    "nearest first": lambda nearest, portfolio: _alternate(nearest, portfolio),
+    "portfolio first": lambda nearest, portfolio: _alternate(portfolio, nearest),
+    "portfolio only": lambda nearest, portfolio: portfolio,
+}
+
+
+def _left_out(knowledge: KnowledgeBase, defaults: list[str], seeds: list[str]) -> list[str]:
+    covered = {knowledge.pipelines[key].classifier.name for key in seeds}
+    return [key for key in defaults if knowledge.pipelines[key].classifier.name not in covered]
+
+
+def _shortfall(knowledge: KnowledgeBase, j: int, opening: list[str], ks: list[int]) -> list[float]:
+    """How far the best of the first k of ``opening`` is from the best candidate on dataset j."""
+    greater = METRICS[knowledge.datasets["metric"].iloc[j]].greater_is_better
+    scores = knowledge.scores[:, j] * (1 if greater else -1)
+    scores = np.where(np.isfinite(scores), scores, np.nanmin(scores))  # a failure: the worst
+    row = {key: i for i, key in enumerate(knowledge.portfolio)}
+    top = scores.max()
+    return [top - max(scores[row[key]] for key in opening[:k]) for k in ks]
+
+
+def _versus(ours: np.ndarray, theirs: np.ndarray) -> list[tuple[int, int]]:
+    return [
+        (int((ours[:, i] < theirs[:, i]).sum()), int((ours[:, i] > theirs[:, i]).sum()))
+        for i in range(ours.shape[1])
+    ]
+
+
+if __name__ == "__main__":
+    main()
