@@ -267,9 +267,14 @@ _PORTFOLIO_SETTINGS = {
 }
 
 
+def _is_current(record: dict | None) -> bool:
+    """Whether a portfolio record was scored with today's settings."""
+    return record is not None and all(record.get(k) == v for k, v in _PORTFOLIO_SETTINGS.items())
+
+
 def _unscored(record: dict | None, candidates: dict) -> dict[str, PipelineSpec]:
     """The candidates that ``record`` did not score and time with today's settings."""
-    if record is None or any(record.get(k) != v for k, v in _PORTFOLIO_SETTINGS.items()):
+    if not _is_current(record):
         return candidates
     timed = record.get("fit_times", {})
     return {key: p for key, p in candidates.items() if key not in timed}
@@ -277,7 +282,7 @@ def _unscored(record: dict | None, candidates: dict) -> dict[str, PipelineSpec]:
 
 def _merged(record: dict | None, new: dict) -> dict:
     """``new`` with the scores of ``record`` that it did not redo (same settings)."""
-    if record is None or any(record.get(k) != v for k, v in _PORTFOLIO_SETTINGS.items()):
+    if not _is_current(record):
         return new
     return new | {field: record[field] | new[field] for field in ("scores", "fit_times")}
 

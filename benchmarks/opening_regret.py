@@ -24,10 +24,11 @@ from itertools import zip_longest
 import numpy as np
 
 from automl.components import default_candidates
+from automl.grammar import PipelineSpec
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import METAFEATURE_NAMES
 from automl.metrics import METRICS
-from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD
+from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD, opening
 
 
 def main() -> None:
@@ -49,8 +50,8 @@ def main() -> None:
         metric = knowledge.datasets["metric"].iloc[j]
         for order, arrange in ORDERS.items():
             seeds = list(dict.fromkeys(arrange(nearest, portfolio)))[:MAX_SEEDS]
-            opening = seeds + _left_out(knowledge, defaults, seeds) if seeds else defaults
-            shortfalls[order][metric].append(_shortfall(knowledge, j, opening, ks))
+            first = opening(*_specs(knowledge, seeds, defaults), defaults_first=False)
+            shortfalls[order][metric].append(_shortfall(knowledge, j, [p.key for p in first], ks))
     for metric in ("roc_auc", "log_loss"):
         print(f"{metric}: shortfall of the best of the first k to the best candidate")
         print(f"  {'opening':16s}" + "".join(f"  k={k}: median / mean" for k in ks))
@@ -79,9 +80,8 @@ ORDERS = {
 }
 
 
-def _left_out(knowledge: KnowledgeBase, defaults: list[str], seeds: list[str]) -> list[str]:
-    covered = {knowledge.pipelines[key].classifier.name for key in seeds}
-    return [key for key in defaults if knowledge.pipelines[key].classifier.name not in covered]
+def _specs(knowledge: KnowledgeBase, *keys: list[str]) -> list[list[PipelineSpec]]:
+    return [[knowledge.pipelines[key] for key in group] for group in keys]
 
 
 def _shortfall(knowledge: KnowledgeBase, j: int, opening: list[str], ks: list[int]) -> list[float]:
