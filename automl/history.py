@@ -49,6 +49,9 @@ class Proposal:
     pipeline: PipelineSpec
     origin: str
     fidelity: Fidelity = FULL
+    #: Seconds the evaluation should take, where a cheaper one of the pipeline tells
+    #: (0: not known).
+    expected_seconds: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from sklearn.datasets import make_classification
 
 from automl import AutoClassifier
@@ -56,6 +57,21 @@ def test_a_pipeline_moves_up_only_from_the_top_third_of_its_rung():
         trials.append(_tell(scheduler, proposal, number))
     counts = [sum(t.fidelity == level for t in trials) for level in levels]
     assert counts[0] > counts[1] > counts[2] > 0
+
+
+def test_a_promotion_is_expected_to_take_its_first_look_times_the_cost_ratio():
+    levels = (Fidelity(rows=1 / 9), Fidelity(rows=1 / 3), FULL)
+    scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
+    for number in range(3):
+        proposal = scheduler.ask()
+        assert proposal.expected_seconds == 0  # a new pipeline: its cost is not known
+        scheduler.tell(
+            Trial(number, proposal.pipeline, proposal.origin, "ok", score=number / 10,
+                  fidelity=proposal.fidelity, fit_time=1.5, duration=2.0)
+        )  # fmt: skip
+    promoted = scheduler.ask()
+    assert (promoted.origin, promoted.fidelity) == ("promoted", levels[1])
+    assert promoted.expected_seconds == pytest.approx(6.0)
 
 
 def test_of_copies_of_a_model_only_the_cheapest_moves_up():

@@ -20,7 +20,7 @@ from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
 from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar, PipelineSpec, Step
-from automl.history import History, Trial, ensemble_candidates
+from automl.history import History, Proposal, Trial, ensemble_candidates
 from automl.metrics import get_metric
 from automl.refit import _all_failed_message, refit_best
 from automl.runner import EvaluationRunner
@@ -123,6 +123,38 @@ def test_a_runaway_pipeline_is_stopped_and_the_search_goes_on():
         expected = "timeout" if trial.pipeline.classifier.name == "sleepy" else "ok"
         assert trial.status == expected, trial.error
     assert best.ok and model.predict(dataset.X).shape == (120,)
+
+
+class _Listed:
+    """A searcher that proposes the given proposals in order."""
+
+    def __init__(self, proposals):
+        self.proposals = list(proposals)
+
+    def ask(self):
+        return self.proposals.pop(0) if self.proposals else None
+
+    def tell(self, trial):
+        pass
+
+
+def test_a_proposal_expected_to_outlast_the_time_left_is_passed_over():
+    sleepy = Component("sleepy", "classifier", _sleepy)
+    grammar, dataset = _grammar_with(sleepy)
+    metric = get_metric("roc_auc", 2)
+    doomed = Proposal(grammar.default_pipeline("sleepy"), "promoted", expected_seconds=60.0)
+    quick = [Proposal(grammar.default_pipeline(name), "seed", expected_seconds=0.5)
+             for name in ("logistic_regression", "gaussian_nb")]  # fmt: skip
+    history = History(metric)
+    start = time.monotonic()
+    budget = Budget(start, time_budget=120, max_evals=2, eval_time_limit=10.0)
+    with WorkerPool() as pool:
+        runner = EvaluationRunner(pool, dataset, grammar, metric, random_state=0,
+                                  clock=time.monotonic, start=start)  # fmt: skip
+        run_search(_Listed([doomed, *quick]), runner, history, budget=budget, n_jobs=1,
+                   clock=time.monotonic)  # fmt: skip
+    assert [t.pipeline for t in history.trials] == [p.pipeline for p in quick]
+    assert all(t.ok for t in history.trials)
 
 
 def test_a_pipeline_that_crashes_or_runs_out_of_memory_is_recorded_and_the_search_goes_on():

@@ -11,7 +11,8 @@ between rungs::
     ask:
         for each rung, from the second highest down:
             if a pipeline in the top 1/eta of the rung's results has not moved up yet:
-                propose it again at the next rung's fidelity
+                propose it again at the next rung's fidelity, expected to take
+                its last duration times the ratio of the two fidelities' costs
         otherwise propose the searcher's next pipeline at the lowest fidelity
     tell: record the result in its rung (of pipelines with one classifier step that
           predict exactly alike, only the cheapest), and pass it on to the searcher
@@ -65,7 +66,8 @@ class SuccessiveHalving:
             trial = self._promotable(lower)
             if trial is not None:
                 self._promoted.add((trial.pipeline.key, lower))
-                return Proposal(trial.pipeline, "promoted", fidelity=upper)
+                expected = trial.duration * upper.cost / lower.cost
+                return Proposal(trial.pipeline, "promoted", upper, expected_seconds=expected)
         proposal = self.searcher.ask()
         if proposal is None:
             return None

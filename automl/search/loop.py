@@ -3,7 +3,9 @@
 It is asynchronous: a new proposal starts as soon as a worker is free, with no
 barrier between generations. It stops early enough to leave the time that the
 final refits need: of the best pipeline, and on a holdout split, of the other
-members the ensemble would have.
+members the ensemble would have. A proposal expected to outlast the time left (a
+promotion: its cheaper evaluation tells its cost) is passed over, not started and
+stopped: at a short budget a doomed full evaluation would waste half the search.
 """
 
 from __future__ import annotations
@@ -68,7 +70,10 @@ def run_search(
             if proposal is None:
                 exhausted = True
                 break
-            runner.submit(proposal, time_limit=min(budget.eval_time_limit, stop_at - clock()))
+            time_limit = min(budget.eval_time_limit, stop_at - clock())
+            if proposal.expected_seconds > time_limit:
+                continue  # it would be stopped before it ends: its time goes to the next
+            runner.submit(proposal, time_limit=time_limit)
         if runner.n_running == 0:
             return history
         for trial in runner.wait(timeout=max(0.0, stop_at - clock())):
