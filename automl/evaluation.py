@@ -187,7 +187,13 @@ def take_rows(X, rows: np.ndarray):
 
 
 def cross_validate(
-    data: Dataset, pipeline, metric: Metric, fidelity: Fidelity = FULL, *, keep_models: bool = False
+    data: Dataset,
+    pipeline,
+    metric: Metric,
+    fidelity: Fidelity = FULL,
+    *,
+    keep_models: bool = False,
+    first_fold: int = 0,
 ) -> FoldScores:
     """Fit ``pipeline`` on each fold's training rows and score its validation rows.
 
@@ -195,14 +201,16 @@ def cross_validate(
     each fold's training rows (the same subsample for every pipeline).
     ``keep_models`` returns the fitted fold models too: on large data they can stand
     in for a refit on all rows that would not fit in the time left.
+    ``first_fold`` skips the folds before it (evaluated already, at a lower fidelity):
+    the scores, predictions and models are those of the folds from it on.
     Errors propagate: the caller records them as the evaluation's failure.
     """
     X, y_codes = data.X, data.y_codes
     proba_sum = np.zeros((len(y_codes), data.n_classes))
     n_validated = np.zeros(len(y_codes))
     scores, models, fit_time, predict_time = [], [], 0.0, 0.0
-    n_folds = fidelity.n_folds(len(data.folds))
-    for train, valid in zip(data.folds.train[:n_folds], data.folds.valid[:n_folds], strict=True):
+    folds = slice(first_fold, fidelity.n_folds(len(data.folds)))
+    for train, valid in zip(data.folds.train[folds], data.folds.valid[folds], strict=True):
         train = subsample(train, y_codes, fidelity.rows)
         model = clone(pipeline)
         start = time.perf_counter()

@@ -52,6 +52,9 @@ class Proposal:
     #: Seconds the evaluation should take, where a cheaper one of the pipeline tells
     #: (0: not known).
     expected_seconds: float = 0.0
+    #: A cheaper evaluation of the pipeline on all rows of the first folds: those
+    #: folds are not fitted again, their scores are taken from it.
+    reuses: Trial | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -96,7 +96,8 @@ class EvaluationRunner:
         # Fold models of full evaluations make bagged ensembles; on large data (one
         # holdout split) the fold model may also stand in for a refit.
         keep = proposal.fidelity == FULL or len(self.folds) == 1
-        evaluate = functools.partial(cross_validate, keep_models=keep)
+        done = proposal.reuses.fidelity.n_folds(len(self.folds)) if proposal.reuses else 0
+        evaluate = functools.partial(cross_validate, keep_models=keep, first_fold=done)
         task = self.pool.submit(
             evaluate,
             self._data,
@@ -178,12 +179,16 @@ class EvaluationRunner:
             return Trial(
                 status="failed", error="the metric is undefined on a validation fold", **common
             )
+        # A promotion's first folds are those of its cheaper evaluation; its predictions
+        # and fold models are of the other folds only (each row validated fewer times).
+        reused = proposal.reuses
+        fold_scores = (reused.fold_scores if reused else ()) + scores.scores
         return Trial(
             status="ok",
-            score=float(np.mean(scores.scores)),
-            score_std=float(np.std(scores.scores)),
-            fold_scores=scores.scores,
-            fit_time=scores.fit_time,
+            score=float(np.mean(fold_scores)),
+            score_std=float(np.std(fold_scores)),
+            fold_scores=fold_scores,
+            fit_time=scores.fit_time + (reused.fit_time if reused else 0.0),
             # Only full evaluations may feed an ensemble: cheaper ones would leak memory.
             oof_proba=scores.oof_proba if proposal.fidelity == FULL else None,
             models=scores.models,

@@ -155,6 +155,16 @@ def test_a_lower_fidelity_fits_fewer_rows_on_fewer_folds_and_validates_all_of_th
     assert set(np.flatnonzero(validated)) == set(np.concatenate(data.folds.valid[:2]))
 
 
+def test_the_folds_before_the_first_fold_are_not_fitted_again():
+    data = _dataset(n_rows=200)
+    pipeline = Pipeline([("spy", RowSpy()), ("model", LogisticRegression())])
+    whole = cross_validate(data, pipeline, METRICS["log_loss"])
+    RowSpy.seen = []
+    rest = cross_validate(data, pipeline, METRICS["log_loss"], first_fold=5)
+    assert RowSpy.seen == [set(train) for train in data.folds.train[5:]]
+    assert rest.scores == whole.scores[5:]
+
+
 def test_a_subsample_keeps_every_class():
     y = np.array([0] * 5000 + [1] * 3 + [2])
     rows = np.arange(len(y))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -11,11 +12,13 @@ from sklearn.datasets import make_classification
 from automl import AutoClassifier
 from automl.components import default_grammar
 from automl.data import check_training_data
-from automl.evaluation import FULL, Fidelity, make_folds
-from automl.history import History, Trial
+from automl.evaluation import FULL, Dataset, Fidelity, make_folds
+from automl.history import History, Proposal, Trial
 from automl.metrics import get_metric
-from automl.search.halving import ETA, SuccessiveHalving, fidelity_levels
+from automl.runner import EvaluationRunner
+from automl.search.halving import ETA, SuccessiveHalving, _promotion, fidelity_levels
 from automl.search.random import RandomSearch
+from automl.workers import WorkerPool
 from tests.helpers import mixed_frame
 
 GRAMMAR = default_grammar(check_training_data(*mixed_frame(200)).profile)
@@ -72,6 +75,37 @@ def test_a_promotion_is_expected_to_take_its_first_look_times_the_cost_ratio():
     promoted = scheduler.ask()
     assert (promoted.origin, promoted.fidelity) == ("promoted", levels[1])
     assert promoted.expected_seconds == pytest.approx(6.0)
+    assert promoted.reuses is None  # on more rows every fold is fitted again
+
+
+def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():
+    X, y = make_classification(300, 8, n_informative=4, random_state=0)
+    data = check_training_data(X, y)
+    folds = make_folds(data.y_codes, cv=5, random_state=0)  # repeated three times
+    lower, upper = fidelity_levels(folds)
+    grammar = default_grammar(data.profile)
+    pipeline = grammar.default_pipeline("logistic_regression")
+    with WorkerPool() as pool:
+        dataset = Dataset(X, data.y, data.y_codes, folds, 2)
+        runner = EvaluationRunner(
+            pool, dataset, grammar, METRIC, random_state=0, clock=time.monotonic, start=0.0
+        )
+        (first_look,) = _evaluate(runner, Proposal(pipeline, "seed", lower))
+        promoted = _promotion(first_look, upper)
+        assert promoted.reuses is first_look
+        assert promoted.expected_seconds == pytest.approx(2 * first_look.duration)
+        reusing, direct = _evaluate(runner, promoted, Proposal(pipeline, "seed", upper))
+    assert reusing.fold_scores == direct.fold_scores and reusing.score == direct.score
+    assert len(direct.models) == len(folds) and len(reusing.models) == len(folds) - 5
+
+
+def _evaluate(runner, *proposals):
+    for proposal in proposals:
+        runner.submit(proposal, time_limit=60.0)
+    trials = []
+    while runner.n_running:
+        trials += runner.wait(timeout=60.0)
+    return sorted(trials, key=lambda t: t.number)
 
 
 def test_of_copies_of_a_model_only_the_cheapest_moves_up():

@@ -13,6 +13,7 @@ between rungs::
             if a pipeline in the top 1/eta of the rung's results has not moved up yet:
                 propose it again at the next rung's fidelity, expected to take
                 its last duration times the ratio of the two fidelities' costs
+                (on more folds: only the folds not evaluated yet are fitted)
         otherwise propose the searcher's next pipeline at the lowest fidelity
     tell: record the result in its rung (of pipelines with one classifier step that
           predict exactly alike, only the cheapest), and pass it on to the searcher
@@ -66,8 +67,7 @@ class SuccessiveHalving:
             trial = self._promotable(lower)
             if trial is not None:
                 self._promoted.add((trial.pipeline.key, lower))
-                expected = trial.duration * upper.cost / lower.cost
-                return Proposal(trial.pipeline, "promoted", upper, expected_seconds=expected)
+                return _promotion(trial, upper)
         proposal = self.searcher.ask()
         if proposal is None:
             return None
@@ -111,3 +111,14 @@ class SuccessiveHalving:
             if not self._moved_up(trial):
                 return trial
         return None
+
+
+def _promotion(trial: Trial, upper: Fidelity) -> Proposal:
+    """``trial``'s pipeline at the ``upper`` fidelity, expected to take ``trial``'s
+    duration times the ratio of the costs. Where only the folds grow, the folds
+    ``trial`` evaluated are reused, not fitted again."""
+    lower = trial.fidelity
+    reuses = trial if lower.rows == upper.rows and trial.fold_scores else None
+    new_cost = upper.cost - (lower.cost if reuses else 0.0)
+    expected = trial.duration * new_cost / lower.cost
+    return Proposal(trial.pipeline, "promoted", upper, expected_seconds=expected, reuses=reuses)
