@@ -16,6 +16,9 @@ from automl.grammar import PipelineSpec
 from automl.metrics import Metric
 
 STATUSES = ("ok", "failed", "timeout", "memout", "crashed", "cancelled")
+#: A promotion not started: it would not have ended in the time left. Only the
+#: searcher hears of it; the history has no such trial.
+SKIPPED = "skipped"
 #: Out-of-fold predictions are kept for this many of the best trials only, and for
 #: the ensemble's candidates: on large data each is rows x classes numbers.
 KEEP_PREDICTIONS = 50

@@ -13,7 +13,7 @@ from automl import AutoClassifier
 from automl.components import default_grammar
 from automl.data import check_training_data
 from automl.evaluation import FULL, Dataset, Fidelity, make_folds
-from automl.history import History, Proposal, Trial
+from automl.history import SKIPPED, History, Proposal, Trial
 from automl.metrics import get_metric
 from automl.runner import EvaluationRunner
 from automl.search.halving import ETA, SuccessiveHalving, _promotion, fidelity_levels
@@ -76,6 +76,22 @@ def test_a_promotion_is_expected_to_take_its_first_look_times_the_cost_ratio():
     assert (promoted.origin, promoted.fidelity) == ("promoted", levels[1])
     assert promoted.expected_seconds == pytest.approx(6.0)
     assert promoted.reuses is None  # on more rows every fold is fitted again
+
+
+def test_no_pipeline_moves_up_past_a_better_one_that_could_not_in_time():
+    levels = (Fidelity(folds=1 / 5), FULL)
+    scheduler = SuccessiveHalving(RandomSearch(GRAMMAR, METRIC, random_state=0), METRIC, levels)
+    pipelines = [GRAMMAR.sample(np.random.default_rng(seed)) for seed in range(7)]
+    for number, pipeline in enumerate(pipelines[:6]):  # scores 0.9, 0.8, ...: two move up
+        scheduler.tell(Trial(number, pipeline, "random", "ok", score=0.9 - number / 10,
+                             fidelity=levels[0], fit_time=1.0))  # fmt: skip
+    leader = scheduler.ask()
+    assert (leader.origin, leader.pipeline) == ("promoted", pipelines[0])
+    scheduler.tell(Trial(0, leader.pipeline, leader.origin, SKIPPED, fidelity=leader.fidelity))
+    assert scheduler.ask().origin == "random"  # the second stays where it is
+    scheduler.tell(Trial(6, pipelines[6], "random", "ok", score=0.95, fidelity=levels[0],
+                         fit_time=1.0))  # fmt: skip
+    assert scheduler.ask().pipeline == pipelines[6]  # a better newcomer may still move up
 
 
 def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():

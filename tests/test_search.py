@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 import automl.history
 from automl.budget import Budget
+from automl.build_knowledge import _Listed
 from automl.components import COMPONENTS, default_grammar
 from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
@@ -123,19 +124,6 @@ def test_a_runaway_pipeline_is_stopped_and_the_search_goes_on():
         expected = "timeout" if trial.pipeline.classifier.name == "sleepy" else "ok"
         assert trial.status == expected, trial.error
     assert best.ok and model.predict(dataset.X).shape == (120,)
-
-
-class _Listed:
-    """A searcher that proposes the given proposals in order."""
-
-    def __init__(self, proposals):
-        self.proposals = list(proposals)
-
-    def ask(self):
-        return self.proposals.pop(0) if self.proposals else None
-
-    def tell(self, trial):
-        pass
 
 
 def test_a_proposal_expected_to_outlast_the_time_left_is_passed_over():

@@ -16,7 +16,8 @@ between rungs::
                 (on more folds: only the folds not evaluated yet are fitted)
         otherwise propose the searcher's next pipeline at the lowest fidelity
     tell: record the result in its rung (of pipelines with one classifier step that
-          predict exactly alike, only the cheapest), and pass it on to the searcher
+          predict exactly alike, only the cheapest), and pass it on to the searcher;
+          a promotion skipped for time stops the rung's promotions below it
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import dataclasses
 from itertools import pairwise
 
 from automl.evaluation import FULL, Fidelity, Folds
-from automl.history import Proposal, Trial
+from automl.history import SKIPPED, Proposal, Trial
 from automl.metrics import Metric
 from automl.search.base import Searcher
 
@@ -60,6 +61,7 @@ class SuccessiveHalving:
         self.fidelities = fidelities
         self._rungs: dict[Fidelity, list[Trial]] = {level: [] for level in fidelities}
         self._promoted: set[tuple[str, Fidelity]] = set()
+        self._too_slow: set[tuple[str, Fidelity]] = set()
         self._models: dict[tuple, Trial] = {}
 
     def ask(self) -> Proposal | None:
@@ -74,6 +76,10 @@ class SuccessiveHalving:
         return dataclasses.replace(proposal, fidelity=self.fidelities[0])
 
     def tell(self, trial: Trial) -> None:
+        if trial.status == SKIPPED:  # a promotion that would not have ended in time
+            lower = self.fidelities[self.fidelities.index(trial.fidelity) - 1]
+            self._too_slow.add((trial.pipeline.key, lower))
+            return
         if trial.ok and trial.fidelity in self._rungs:
             self._enter(trial)
         self.searcher.tell(trial)
@@ -108,6 +114,10 @@ class SuccessiveHalving:
     def _promotable(self, level: Fidelity) -> Trial | None:
         rung = sorted(self._rungs[level], key=lambda t: -self.metric.objective(t.score))
         for trial in rung[: len(rung) // ETA]:
+            if (trial.pipeline.key, level) in self._too_slow:
+                # None overtakes it: a worse pipeline that reached the higher fidelity
+                # alone would be chosen over it.
+                return None
             if not self._moved_up(trial):
                 return trial
         return None

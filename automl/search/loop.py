@@ -4,8 +4,8 @@ It is asynchronous: a new proposal starts as soon as a worker is free, with no
 barrier between generations. It stops early enough to leave the time that the
 final refits need: of the best pipeline, and on a holdout split, of the other
 members the ensemble would have. A proposal expected to outlast the time left (a
-promotion: its cheaper evaluation tells its cost) is passed over, not started and
-stopped: at a short budget a doomed full evaluation would waste half the search.
+promotion: its cheaper evaluation tells its cost) is not started, and the searcher
+is told so: at a short budget a doomed full evaluation would waste half the search.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from automl.budget import Budget
 from automl.evaluation import Folds
-from automl.history import History, Trial
+from automl.history import SKIPPED, History, Trial
 from automl.runner import EvaluationRunner
 from automl.search.base import Searcher
 
@@ -71,8 +71,10 @@ def run_search(
                 exhausted = True
                 break
             time_limit = min(budget.eval_time_limit, stop_at - clock())
-            if proposal.expected_seconds > time_limit:
-                continue  # it would be stopped before it ends: its time goes to the next
+            if proposal.expected_seconds > time_limit:  # stopped before it ends: not started
+                pipeline, origin, fidelity = proposal.pipeline, proposal.origin, proposal.fidelity
+                searcher.tell(Trial(0, pipeline, origin, SKIPPED, fidelity=fidelity))
+                continue
             runner.submit(proposal, time_limit=time_limit)
         if runner.n_running == 0:
             return history
