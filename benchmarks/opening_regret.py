@@ -19,7 +19,6 @@ predict a search's score. Openings compared:
 from __future__ import annotations
 
 import argparse
-from itertools import zip_longest
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from automl.grammar import PipelineSpec
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import METAFEATURE_NAMES
 from automl.metrics import METRICS
-from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD, opening
+from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD, _alternate, opening
 
 
 def main() -> None:
@@ -66,10 +65,6 @@ def main() -> None:
         print(f"  portfolio first vs defaults, datasets better / worse: {_versus(ours, theirs)}")
         theirs = np.array(shortfalls["nearest first"][metric])
         print(f"  portfolio first vs nearest first, better / worse: {_versus(ours, theirs)}")
-
-
-def _alternate(first: list, second: list) -> list:
-    return [item for pair in zip_longest(first, second) for item in pair if item is not None]
 
 
 ORDERS = {
