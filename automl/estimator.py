@@ -39,7 +39,7 @@ from automl.search import SEARCHERS
 from automl.search.base import TimeBlind
 from automl.search.halving import SuccessiveHalving, fidelity_levels
 from automl.search.loop import run_search
-from automl.warmstart import opening, ranked_defaults, warm_start_pipelines
+from automl.warmstart import opening, warm_start_pipelines
 from automl.workers import WorkerPool
 
 #: Share of the time budget that one evaluation may take, and a floor in seconds.
@@ -285,7 +285,6 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         warm = warm_start_pipelines(
             knowledge, metafeatures, grammar, seconds=seconds, first_look_fits=first_look
         )
-        defaults = ranked_defaults(knowledge, metafeatures, defaults)
         return opening(warm, defaults, defaults_first=folds.n_repeats > 1)
 
     def _knowledge(self) -> KnowledgeBase:

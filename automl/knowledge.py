@@ -19,7 +19,7 @@ would cost on the new data.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from importlib.abc import Traversable
@@ -231,36 +231,27 @@ class KnowledgeBase:
         return np.median(seconds * (n_rows / timed_rows), axis=1)
 
     def greedy_portfolio(
-        self,
-        size: int,
-        datasets: Sequence[str] | None = None,
-        *,
-        among: Collection[str] | None = None,
+        self, size: int, datasets: Sequence[str] | None = None
     ) -> list[PipelineSpec]:
-        """``size`` candidates (of those with ids ``among``, by default all) that
-        together leave the least regret on ``datasets``.
+        """``size`` candidates that together leave the least regret on ``datasets``.
 
         Greedy, as auto-sklearn 2.0's portfolio (Feurer et al., JMLR 2022): each
         step adds the candidate that most lowers the mean, over the datasets, of
-        the least regret among the candidates chosen so far; of candidates that
-        lower it alike (none does, once every dataset has its best), the one of
-        least mean regret.
+        the least regret among the candidates chosen so far.
         """
-        eligible = [i for i, key in enumerate(self.portfolio) if among is None or key in among]
-        if not eligible:
+        if not self.portfolio:
             return []
         columns = self.datasets.index.isin(self.datasets.index if datasets is None else datasets)
-        regret = self.regret[eligible][:, columns]
-        mean_regret = regret.mean(axis=1)
+        regret = self.regret[:, columns]
         chosen: list[int] = []
         least = np.ones(regret.shape[1])
-        for _ in range(min(size, len(eligible))):
+        for _ in range(min(size, len(self.portfolio))):
             after = np.minimum(regret, least).mean(axis=1)
             after[chosen] = np.inf
-            best = int(np.lexsort((mean_regret, after))[0])
+            best = int(np.argmin(after))
             chosen.append(best)
             least = np.minimum(least, regret[best])
-        return [self.pipelines[self.portfolio[eligible[i]]] for i in chosen]
+        return [self.pipelines[self.portfolio[i]] for i in chosen]
 
 
 _REBUILD = "Rebuild it with `automl kb build`, or fit with warm_start=False to start without it."

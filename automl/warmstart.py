@@ -81,9 +81,9 @@ def warm_start_pipelines(
     data smaller than every reference dataset: nothing in the knowledge base is like
     it (on 8 rows, the boosters that led on 100 cannot even split).
     """
-    if not _like_any(knowledge, metafeatures):
+    n_rows = round(math.exp(metafeatures["log_rows"]))
+    if len(knowledge) == 0 or n_rows < knowledge.datasets["n_rows"].min():
         return []
-    n_rows = _rows(metafeatures)
     neighbours = knowledge.nearest(metafeatures, NEIGHBOURHOOD)
     nearest_best = [knowledge.best_pipelines(name, 1)[0] for name in neighbours[:N_NEAREST]]
     portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours)
@@ -101,20 +101,6 @@ def warm_start_pipelines(
         if len(seeds) == MAX_SEEDS:
             break
     return list(seeds.values())
-
-
-def ranked_defaults(
-    knowledge: KnowledgeBase, metafeatures: Mapping[str, float], defaults: list[PipelineSpec]
-) -> list[PipelineSpec]:
-    """``defaults`` (a pipeline per classifier), those whose classifiers' defaults did
-    best together on the reference data nearest to this first, as the greedy portfolio
-    of the defaults alone ranks them; any it does not know follow, in their order."""
-    if not _like_any(knowledge, metafeatures):
-        return defaults
-    neighbours = knowledge.nearest(metafeatures, NEIGHBOURHOOD)
-    ranked = knowledge.greedy_portfolio(len(defaults), neighbours, among=knowledge.defaults)
-    rank = {pipeline.classifier.name: i for i, pipeline in enumerate(ranked)}
-    return sorted(defaults, key=lambda pipeline: rank.get(pipeline.classifier.name, len(rank)))
 
 
 def opening(
@@ -138,15 +124,6 @@ def opening(
         return list({p.key: p for p in defaults + warm}.values())
     covered = {p.classifier.name for p in warm}
     return warm + [p for p in defaults if p.classifier.name not in covered]
-
-
-def _like_any(knowledge: KnowledgeBase, metafeatures: Mapping[str, float]) -> bool:
-    """Whether some reference dataset is no larger than this data: else none is like it."""
-    return len(knowledge) > 0 and _rows(metafeatures) >= knowledge.datasets["n_rows"].min()
-
-
-def _rows(metafeatures: Mapping[str, float]) -> int:
-    return round(math.exp(metafeatures["log_rows"]))
 
 
 def _alternate(first: list, second: list) -> list:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
@@ -18,10 +16,9 @@ from automl.warmstart import (
     NEIGHBOURHOOD,
     SEED_SHARE,
     opening,
-    ranked_defaults,
     warm_start_pipelines,
 )
-from tests.helpers import REPO, handmade_knowledge, mixed_frame
+from tests.helpers import REPO, mixed_frame
 
 KNOWLEDGE = KnowledgeBase.load(REPO / "tests" / "fixtures" / "knowledge")
 
@@ -134,27 +131,6 @@ def test_the_seeds_come_before_the_defaults_they_leave_out_or_after_all_of_them(
     assert after[: len(defaults)] == defaults
     assert {p.key for p in after} == {p.key for p in defaults + seeds}
     assert len(after) == len({p.key for p in after})
-
-
-def test_the_defaults_that_did_best_together_on_the_nearest_data_come_first():
-    # The knowledge base knows the defaults of the first 7 classifiers (lightgbm to
-    # knn): extra trees is best alone, k-nearest neighbours covers where it is poor,
-    # then lightgbm leaves the least regret; those it does not know come last.
-    bad = [1.0] * 7
-    knowledge = handmade_knowledge(
-        [[0.5] * 7, bad, bad, bad, [0, 0, 0, 0, 0, 1, 1], bad, [1, 1, 1, 1, 1, 0, 0]], [100] * 7
-    )
-    knowledge = replace(knowledge, defaults=frozenset(knowledge.portfolio))
-    data = check_training_data(*mixed_frame(200))
-    metafeatures = compute_metafeatures(data.X, data.y_codes, data.profile)
-    defaults = default_grammar(data.profile).default_pipelines()
-    names = [p.classifier.name for p in defaults]
-    assert names[4] == "extra_trees" and names[6] == "knn" and len(names) > 7
-    ranked = ranked_defaults(knowledge, metafeatures, defaults)
-    known = [n for n in names[:7] if n not in ("extra_trees", "knn", "lightgbm")]
-    expected = ["extra_trees", "knn", "lightgbm", *known, *names[7:]]
-    assert [p.classifier.name for p in ranked] == expected
-    assert ranked_defaults(KnowledgeBase.empty(), metafeatures, defaults) == defaults
 
 
 def test_a_default_in_the_portfolio_adapts_to_the_default_pipeline_here():
