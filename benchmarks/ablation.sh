@@ -8,8 +8,9 @@
 # search seed: the test score of one split is noisy on small data, and report.py averages
 # the seeds run. SYSTEMS (a comma-separated list) runs only those systems: to measure
 # a change to one strategy against the others' rows of the same seeds.
-#   FLAML needs its own environment (its automl extra pins xgboost below 3):
-#   python3 -m venv ../.venv-flaml && ../.venv-flaml/bin/pip install "flaml[automl]" pandas
+#   FLAML needs its own environment (its automl extra pins xgboost below 3), with DEAP
+#   for this checkout's data loader:
+#   python3 -m venv ../.venv-flaml && ../.venv-flaml/bin/pip install "flaml[automl]" pandas deap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flaml_python=${FLAML_PYTHON:-../.venv-flaml/bin/python}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -28,9 +29,8 @@ import numpy as np
 import pandas as pd
 from report import report
 
-DEFAULT_DATASETS = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "classification"
-)
+_REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATASETS = _REPO.parent / "shared" / "datasets" / "classification"
 SYSTEMS = ("automl", "random_forest", "lightgbm")  # and automl-<search>, automl-cold, flaml
 _MEMORY_SAMPLE_SECONDS = 0.2
 
@@ -113,13 +113,20 @@ def _done(out: Path) -> set[tuple]:
 def _run_in_subprocess(name: str, system: str, args: argparse.Namespace) -> dict:
     import psutil
 
-    python = args.flaml_python if system == "flaml" and args.flaml_python else sys.executable
+    env = os.environ.copy()
+    python = sys.executable
+    if system == "flaml" and args.flaml_python:
+        # FLAML's own environment has no automl installed: the data loader is this checkout's.
+        python = args.flaml_python
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO), env.get("PYTHONPATH")]))
     command = [
         python, __file__, "--one", name, system, "--data-dir", args.data_dir,
         "--budget", str(args.budget), "--n-jobs", str(args.n_jobs), "--seed", str(args.seed),
     ]  # fmt: skip
     start = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     peak = 0
     watched = psutil.Process(process.pid)
     while process.poll() is None:
