@@ -5,7 +5,9 @@
 
 For each budget: the test score of every system on every dataset (the mean over the
 seeds, each a different 75/25 split, where several were run), the mean rank of
-each system (1 is best; ROC AUC higher and log loss lower are better), how often each
+each system (1 is best; ROC AUC higher and log loss lower are better; with three
+systems or more, Friedman's test of whether they differ at all and the difference two
+mean ranks need to differ at 5%, Nemenyi's), how often each
 AutoClassifier variant is at least as good as each other system, and its time over
 budget and peak memory. Then every run (budget, dataset, seed) on its own: the mean
 rank over all runs (and apart, of the test and the CV score, on data of fewer and of
@@ -24,7 +26,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+from scipy.stats import binomtest, friedmanchisquare, studentized_range
 
 _GRID_POINTS = 200
 #: Runs on fewer rows are ranked apart: in the search ablation, whichever system had the
@@ -145,7 +147,17 @@ def _objective_table(
 
 def _rank_line(label: str, values: pd.DataFrame) -> str:
     ranks = values.rank(axis=1, ascending=False).mean().sort_values()
-    return label + ", ".join(f"{system} {rank:.2f}" for system, rank in ranks.items())
+    line = label + ", ".join(f"{system} {rank:.2f}" for system, rank in ranks.items())
+    complete = values.dropna()  # the tests need every system's result on each row
+    n_rows, n_systems = complete.shape
+    if n_systems < 3 or n_rows < 2:
+        return line
+    # Demšar (JMLR 2006): are the systems told apart at all, and by how much must two
+    # mean ranks differ to tell two of them apart (Nemenyi, 5%)?
+    friedman = friedmanchisquare(*(complete[column] for column in complete)).pvalue
+    q = studentized_range.ppf(0.95, n_systems, np.inf) / np.sqrt(2)
+    difference = q * np.sqrt(n_systems * (n_systems + 1) / (6 * n_rows))
+    return f"{line} (Friedman p = {friedman:.2f}; ranks differ at 5% by {difference:.2f} or more)"
 
 
 def _ensemble_lines(runs: pd.DataFrame) -> list[str]:
