@@ -373,6 +373,12 @@ _SHARED: dict[str, Any] = {}
 
 def serve() -> None:
     """Main loop of the fork server: one JSON command a line on stdin, events on stdout."""
+    # Ctrl-C at a terminal, or a SIGTERM to the process group (timeout, a service
+    # manager), reaches this server too. The parent decides what it means: it ends the
+    # search, then refits through this server, which must still be there. The server
+    # ends when its parent does; the children it forks inherit this and are killed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for module in PRELOAD:
         __import__(module)
     parent = os.getppid()
@@ -460,7 +466,6 @@ def _child(directory: Path, memory_limit: int | None) -> None:
         os.dup2(devnull, 0)
         os.dup2(log, 1)  # the fork server's stdout is our protocol: keep it clean
         os.dup2(log, 2)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         _write_result(directory, _run(directory / "task.pkl"))
     finally:
         os._exit(0)
