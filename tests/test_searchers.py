@@ -81,10 +81,12 @@ def best_loss(trials: list[Trial]) -> float:
     return min(t.score for t in trials if t.ok)
 
 
-def test_the_hybrid_beats_random_search_on_the_synthetic_objective():
+@pytest.mark.parametrize("other", ["random", "evolution"])
+def test_the_hybrid_beats_random_search_and_its_evolution_alone(other):
+    # The surrogate's screening of evolution's children is what the hybrid adds.
     hybrid = np.mean([best_loss(run("hybrid", 150, random_state=seed)) for seed in range(5)])
-    random = np.mean([best_loss(run("random", 150, random_state=seed)) for seed in range(5)])
-    assert hybrid < random - 0.015
+    alone = np.mean([best_loss(run(other, 150, random_state=seed)) for seed in range(5)])
+    assert hybrid < alone - 0.015
 
 
 @pytest.mark.parametrize("name", ["evolution", "bayes"])
@@ -100,7 +102,9 @@ def test_each_part_alone_improves_on_its_first_proposals(name):
 def test_the_hybrid_uses_the_surrogate_once_it_has_data():
     origins = [t.origin for t in run("hybrid", 60)]
     assert origins[:3] == ["seed"] * 3
-    assert "hybrid" in origins and "random" in origins
+    # Random pipelines fill the first population; then children, screened or not.
+    assert {"random", "hybrid", "evolution"} <= set(origins)
+    assert set(origins[origins.index("hybrid") :]) <= {"hybrid", "evolution"}
 
 
 def test_the_surrogate_ranks_unseen_pipelines_like_the_objective():
@@ -128,16 +132,14 @@ def test_a_promoted_pipeline_leads_once_with_its_result_on_more_rows():
         standings.tell(Trial(number, pipeline, "t", "ok", score=loss, fidelity=fidelity))
     assert standings.leaders() == [other_forest, forest, booster]
     assert standings.leaders(count=2) == [other_forest, forest]
-    assert set(standings.family_champions()) == {booster, forest, other_forest}
 
 
-def test_each_family_keeps_its_best_pipeline():
+def test_a_failure_leaves_the_standings_unchanged():
     standings = Standings(METRIC)
-    first, second = [p for p in _all_samples() if p.classifier.name == "lightgbm"][:2]
+    first, second = _all_samples()[:2]
     for number, (pipeline, loss) in enumerate([(first, 0.5), (second, 0.3)]):
         standings.tell(Trial(number, pipeline, "t", "ok", score=loss))
-    standings.tell(Trial(2, first, "t", "failed"))  # a failure changes nothing
-    assert standings.family_champions() == [second]
+    standings.tell(Trial(2, first, "t", "failed"))
     assert standings.leaders() == [second, first]
 
 

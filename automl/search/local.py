@@ -23,7 +23,7 @@ MUTATIONS_PER_PARENT = 10
 
 
 class Standings:
-    """Each pipeline's latest result: the best so far overall and in each classifier family."""
+    """Each pipeline's latest result, for the best so far."""
 
     def __init__(self, metric: Metric):
         self.metric = metric
@@ -43,15 +43,6 @@ class Standings:
         """The ``count`` best pipelines, best first; the earlier result first at ties."""
         ranked = sorted(self._objectives.values(), key=lambda entry: -entry[0])
         return [pipeline for _, pipeline in ranked[:count]]
-
-    def family_champions(self) -> list[PipelineSpec]:
-        """The best pipeline of each classifier family tried so far."""
-        best: dict[str, tuple[float, PipelineSpec]] = {}
-        for objective, pipeline in self._objectives.values():
-            family = pipeline.classifier.name
-            if family not in best or objective > best[family][0]:
-                best[family] = (objective, pipeline)
-        return [pipeline for _, pipeline in best.values()]
 
 
 def candidates(
