@@ -67,7 +67,7 @@ class HybridSearch:
         if not children:
             return None
         if self.surrogate.ready and self._rng.random() >= self.random_share:
-            mean, _, _ = self.surrogate.predict(children)
+            mean, _ = self.surrogate.predict(children)
             choice, origin = children[int(np.argmax(mean))], "hybrid"
         else:
             choice, origin = children[0], "evolution"

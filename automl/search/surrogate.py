@@ -57,21 +57,27 @@ class Surrogate:
     def tell(self, trial: Trial) -> None:
         self._trials.append(trial)
 
-    def predict(
-        self, pipelines: Sequence[PipelineSpec]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean and spread of the objective (larger is better) and the evaluation seconds."""
+    def predict(self, pipelines: Sequence[PipelineSpec]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and spread of the objective (larger is better) at full fidelity."""
         self._refit_if_stale()
-        X = np.array([self._features(p, FULL) for p in pipelines])
-        per_tree = _per_tree_predictions(self._score_model, X)
-        seconds = np.exp(self._cost_model.predict(X))
-        return per_tree.mean(axis=0), per_tree.std(axis=0), seconds
+        per_tree = _per_tree_predictions(self._score_model, self._at_full_fidelity(pipelines))
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+    def seconds(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
+        """Predicted evaluation seconds at full fidelity."""
+        self._refit_if_stale()
+        if self._cost_model is None:
+            # Fitted on first use, on the score model's trials: the hybrid never asks.
+            trials = self._trials[: self._fitted_on]
+            seconds = np.array([max(t.duration, _MIN_SECONDS) for t in trials])
+            self._cost_model = self._forest().fit(self._training_features(trials), np.log(seconds))
+        return np.exp(self._cost_model.predict(self._at_full_fidelity(pipelines)))
 
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best objective, per square root of a second."""
-        mean, spread, seconds = self.predict(pipelines)
+        mean, spread = self.predict(pipelines)
         improvement = expected_improvement(mean, spread, self._best)
-        return improvement / np.sqrt(np.maximum(seconds, _MIN_SECONDS))
+        return improvement / np.sqrt(np.maximum(self.seconds(pipelines), _MIN_SECONDS))
 
     def _refit_if_stale(self) -> None:
         grown = len(self._trials) - self._fitted_on
@@ -79,17 +85,21 @@ class Surrogate:
             _REFIT_MIN_NEW, _REFIT_GROWTH * self._fitted_on
         ):
             return
-        X = np.array([self._features(t.pipeline, t.fidelity) for t in self._trials])
         objective = np.array(
             [self.metric.objective(t.score) if t.ok else np.nan for t in self._trials]
         )
         worst = np.nanmin(objective)
         self._best = np.nanmax(objective)
         objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
-        seconds = np.array([max(t.duration, _MIN_SECONDS) for t in self._trials])
-        self._score_model = self._forest().fit(X, objective)
-        self._cost_model = self._forest().fit(X, np.log(seconds))
+        self._score_model = self._forest().fit(self._training_features(self._trials), objective)
+        self._cost_model = None
         self._fitted_on = len(self._trials)
+
+    def _training_features(self, trials: Sequence[Trial]) -> np.ndarray:
+        return np.array([self._features(t.pipeline, t.fidelity) for t in trials])
+
+    def _at_full_fidelity(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
+        return np.array([self._features(p, FULL) for p in pipelines])
 
     def _features(self, pipeline: PipelineSpec, fidelity: Fidelity) -> np.ndarray:
         # The fidelity is an input: cheap results inform the prediction of a full one.
