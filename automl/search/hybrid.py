@@ -25,7 +25,8 @@ Why the predicted score over five children: expected improvement per square root
 a second over twenty children, a mutation of each family's best and a tenth of random
 pipelines made x0.95 evolution's evaluations and ranked behind it
 (hybrid_children_report.txt); this screening makes x1.04 and ranks level with it,
-2.18 against 2.34 of 4 (hybrid_screened_30s_report.txt).
+2.18 against 2.34 of 4 (hybrid_screened_30s_report.txt); at 120 s it ranks behind it,
+2.54 against 2.06, within noise (ablation_v8_120s_report.txt).
 """
 
 from __future__ import annotations
