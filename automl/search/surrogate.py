@@ -46,6 +46,7 @@ class Surrogate:
         self._random_state = random_state
         self._trials: list[Trial] = []
         self._fitted_on = 0
+        self._fitted_X = np.empty((0, 0))
         self._score_model: RandomForestRegressor | None = None
         self._cost_model: RandomForestRegressor | None = None
         self._best = -np.inf
@@ -60,24 +61,31 @@ class Surrogate:
     def predict(self, pipelines: Sequence[PipelineSpec]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and spread of the objective (larger is better) at full fidelity."""
         self._refit_if_stale()
-        per_tree = _per_tree_predictions(self._score_model, self._at_full_fidelity(pipelines))
-        return per_tree.mean(axis=0), per_tree.std(axis=0)
+        return self._objective(self._at_full_fidelity(pipelines))
 
     def seconds(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Predicted evaluation seconds at full fidelity."""
         self._refit_if_stale()
-        if self._cost_model is None:
-            # Fitted on first use, on the score model's trials: the hybrid never asks.
-            trials = self._trials[: self._fitted_on]
-            seconds = np.array([max(t.duration, _MIN_SECONDS) for t in trials])
-            self._cost_model = self._forest().fit(self._training_features(trials), np.log(seconds))
-        return np.exp(self._cost_model.predict(self._at_full_fidelity(pipelines)))
+        return self._seconds(self._at_full_fidelity(pipelines))
 
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best objective, per square root of a second."""
-        mean, spread = self.predict(pipelines)
+        self._refit_if_stale()
+        X = self._at_full_fidelity(pipelines)
+        mean, spread = self._objective(X)
         improvement = expected_improvement(mean, spread, self._best)
-        return improvement / np.sqrt(np.maximum(self.seconds(pipelines), _MIN_SECONDS))
+        return improvement / np.sqrt(np.maximum(self._seconds(X), _MIN_SECONDS))
+
+    def _objective(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        per_tree = _per_tree_predictions(self._score_model, X)
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+    def _seconds(self, X: np.ndarray) -> np.ndarray:
+        if self._cost_model is None:
+            # Fitted on first use, on the score model's trials: the hybrid never asks.
+            durations = [max(t.duration, _MIN_SECONDS) for t in self._trials[: self._fitted_on]]
+            self._cost_model = self._forest().fit(self._fitted_X, np.log(durations))
+        return np.exp(self._cost_model.predict(X))
 
     def _refit_if_stale(self) -> None:
         grown = len(self._trials) - self._fitted_on
@@ -91,12 +99,10 @@ class Surrogate:
         worst = np.nanmin(objective)
         self._best = np.nanmax(objective)
         objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
-        self._score_model = self._forest().fit(self._training_features(self._trials), objective)
+        self._fitted_X = np.array([self._features(t.pipeline, t.fidelity) for t in self._trials])
+        self._score_model = self._forest().fit(self._fitted_X, objective)
         self._cost_model = None
         self._fitted_on = len(self._trials)
-
-    def _training_features(self, trials: Sequence[Trial]) -> np.ndarray:
-        return np.array([self._features(t.pipeline, t.fidelity) for t in trials])
 
     def _at_full_fidelity(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         return np.array([self._features(p, FULL) for p in pipelines])
