@@ -3,6 +3,9 @@
     python benchmarks/report.py benchmarks/results/run.jsonl [more.jsonl ...] [--plot anytime.png]
         [--versus automl@10 automl-cold@60]
 
+A run (system, budget, dataset, seed) found in several files counts once, as the
+last file has it: so one system can be measured again against another's old rows.
+
 For each budget: the test score of every system on every dataset (the mean over the
 seeds, each a different 75/25 split, where several were run), the mean rank of
 each system (1 is best; ROC AUC higher and log loss lower are better; with three
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results = pd.concat([pd.read_json(path, lines=True) for path in args.results])
+    results = results.drop_duplicates(["system", "budget", "dataset", "seed"], keep="last")
     print(report(results))
     for first, second in args.versus:
         print(versus(results, first, second))
