@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results = pd.concat([pd.read_json(path, lines=True) for path in args.results])
-    results = results.drop_duplicates(["system", "budget", "dataset", "seed"], keep="last")
+    run = ["system", "budget", "dataset", "seed"]
+    if repeated := int(results.duplicated(run).sum()):
+        print(f"{repeated} runs in several files: each as the last file has it", file=sys.stderr)
+    results = results.drop_duplicates(run, keep="last")
     print(report(results))
     for first, second in args.versus:
         print(versus(results, first, second))
