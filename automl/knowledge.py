@@ -231,23 +231,29 @@ class KnowledgeBase:
         return np.median(seconds * (n_rows / timed_rows), axis=1)
 
     def greedy_portfolio(
-        self, size: int, datasets: Sequence[str] | None = None
+        self,
+        size: int,
+        datasets: Sequence[str] | None = None,
+        allowed: np.ndarray | None = None,
     ) -> list[PipelineSpec]:
         """``size`` candidates that together leave the least regret on ``datasets``.
 
         Greedy, as auto-sklearn 2.0's portfolio (Feurer et al., JMLR 2022): each
         step adds the candidate that most lowers the mean, over the datasets, of
-        the least regret among the candidates chosen so far.
+        the least regret among the candidates chosen so far. ``allowed`` (a mask
+        over :attr:`portfolio`) limits the choice to some candidates.
         """
         if not self.portfolio:
             return []
+        allowed = np.ones(len(self.portfolio), bool) if allowed is None else allowed
         columns = self.datasets.index.isin(self.datasets.index if datasets is None else datasets)
         regret = self.regret[:, columns]
         chosen: list[int] = []
         least = np.ones(regret.shape[1])
-        for _ in range(min(size, len(self.portfolio))):
+        for _ in range(min(size, int(allowed.sum()))):
             after = np.minimum(regret, least).mean(axis=1)
             after[chosen] = np.inf
+            after[~allowed] = np.inf
             best = int(np.argmin(after))
             chosen.append(best)
             least = np.minimum(least, regret[best])

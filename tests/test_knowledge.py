@@ -105,6 +105,9 @@ def test_the_greedy_portfolio_covers_the_datasets_together():
     assert {second.key, third.key} == {keys[1], keys[2]}
     # Restricted to the datasets where candidate 1 is best, it comes first.
     assert knowledge.greedy_portfolio(1, ["d0", "d1"])[0].key == keys[1]
+    # Only the allowed candidates are chosen, as many as there are.
+    allowed = knowledge.greedy_portfolio(3, allowed=np.array([True, False, True]))
+    assert [p.key for p in allowed] == [keys[0], keys[2]]
 
 
 def test_fit_seconds_scale_to_the_rows_and_count_a_failure_as_the_time_limit():

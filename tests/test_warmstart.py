@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
@@ -12,9 +14,12 @@ from automl.data import check_training_data
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import compute_metafeatures
 from automl.warmstart import (
+    MAX_COST_RATIO,
     MAX_SEEDS,
+    N_NEAREST,
     NEIGHBOURHOOD,
     SEED_SHARE,
+    cheap_candidates,
     opening,
     warm_start_pipelines,
 )
@@ -44,11 +49,34 @@ def test_seeds_are_valid_here_distinct_and_few():
 def test_the_portfolio_comes_first_then_the_nearest_datasets_best_pipeline():
     # The shipped knowledge base: there the two differ for this data.
     shipped = KnowledgeBase.load()
-    grammar, metafeatures, seeds = _seeds(*mixed_frame(200), knowledge=shipped)
+    X, y = mixed_frame(200)
+    grammar, metafeatures, seeds = _seeds(X, y, knowledge=shipped)
     neighbours = shipped.nearest(metafeatures, NEIGHBOURHOOD)
-    first = grammar.adapt(shipped.greedy_portfolio(1, neighbours)[0])
-    nearest = grammar.adapt(shipped.best_pipelines(neighbours[0], 1)[0])
+    cheap = cheap_candidates(shipped, shipped.fit_seconds(neighbours, len(y)))
+    first = grammar.adapt(shipped.greedy_portfolio(1, neighbours, cheap)[0])
+    allowed = {key for key, ok in zip(shipped.portfolio, cheap, strict=True) if ok}
+    nearest_best = [shipped.best_pipelines(name, 1)[0] for name in neighbours[:N_NEAREST]]
+    nearest = grammar.adapt(next(p for p in nearest_best if p.key in allowed))
     assert first != nearest and seeds[:2] == [first, nearest]
+
+
+def test_no_seed_costs_more_than_twice_the_defaults_median():
+    X, y = mixed_frame(200)
+    _, metafeatures, unlimited = _seeds(X, y)
+    seconds = KNOWLEDGE.fit_seconds(KNOWLEDGE.nearest(metafeatures, NEIGHBOURHOOD), len(y))
+    # The fixture has no defaults: every candidate is a seed. With the cheapest one
+    # (naive Bayes) a default, the random forest, three times dearer, is left out.
+    assert len(unlimited) == len(KNOWLEDGE.portfolio)
+    cheapest = KNOWLEDGE.portfolio[int(np.argmin(seconds))]
+    with_default = replace(KNOWLEDGE, defaults=frozenset({cheapest}))
+    affordable = {
+        KNOWLEDGE.pipelines[key].classifier.name
+        for key, cost in zip(KNOWLEDGE.portfolio, seconds, strict=True)
+        if cost <= MAX_COST_RATIO * seconds.min()
+    }
+    seeds = _seeds(X, y, knowledge=with_default)[2]
+    assert affordable == {"gaussian_nb", "logistic_regression"}
+    assert {s.classifier.name for s in seeds} == affordable
 
 
 def test_a_short_search_gets_only_the_seeds_it_can_afford():
