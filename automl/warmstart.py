@@ -31,9 +31,10 @@ Why the candidates are cheap: the tuned pipelines cost a median 3.25 times the
 defaults on the neighbours (reference datasets below 1,000 rows), and a search
 seeded with them bred from dear leaders: below 1,000 rows at 30 s it made x0.69 of
 a cold search's evaluations (evolution alone x0.67, so it is not the hybrid's
-screening) and tied with it on test, 8 better of 14 datasets. Limited to twice the
-defaults' median, it made x1.26 and scored better on 11 of 14 (four splits each;
-benchmarks/results/warm_cheap_report.txt).
+screening) and tied with it on test, better on 8 of 14 datasets. Limited to twice the
+defaults' median, it made x1.27 and was better on 9 of 14 (11 in another run of the
+same code); over all 32 datasets at 30 s, better on 19 and worse on 10 (four splits
+each; benchmarks/results/warm_cheap_report.txt).
 
 Why the cost: unbounded, the seeds (tuned boosters of hundreds of trees) cost a
 short search a quarter of its evaluations, and at 10 s it found less than a search
@@ -101,11 +102,11 @@ def warm_start_pipelines(
         return []
     neighbours = knowledge.nearest(metafeatures, NEIGHBOURHOOD)
     timed = knowledge.fit_seconds(neighbours, n_rows)
-    candidates = cheap_candidates(knowledge, timed)
-    portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours, candidates)
-    allowed = {key for key, ok in zip(knowledge.portfolio, candidates, strict=True) if ok}
+    cheap = cheap_candidates(knowledge, timed)
+    portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours, cheap)
+    cheap_keys = {key for key, ok in zip(knowledge.portfolio, cheap, strict=True) if ok}
     nearest_best = [knowledge.best_pipelines(name, 1)[0] for name in neighbours[:N_NEAREST]]
-    nearest_best = [p for p in nearest_best if p.key in allowed]
+    nearest_best = [p for p in nearest_best if p.key in cheap_keys]
     scale = max(1.0, first_look_fits / _TIMED_FITS_PER_ROW)
     cost = dict(zip(knowledge.portfolio, scale * timed, strict=True))
     allowance = math.inf if seconds is None else SEED_SHARE * seconds
