@@ -63,11 +63,6 @@ class Surrogate:
         self._refit_if_stale()
         return self._objective(self._at_full_fidelity(pipelines))
 
-    def seconds(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
-        """Predicted evaluation seconds at full fidelity."""
-        self._refit_if_stale()
-        return self._seconds(self._at_full_fidelity(pipelines))
-
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best objective, per square root of a second."""
         self._refit_if_stale()
