@@ -25,7 +25,11 @@ there, but cleve still makes 4 evaluations: a seed that leads is promoted to the
 evaluation, three such passes. Charging that too cost the warm start its lead on
 larger data (benchmarks/results/warm_firstlook_report.txt). On larger data the first
 look fits on fewer rows than the timing, but there the estimate's scaling to all the
-rows served better than one to the rows fitted (1d46031, reverted), so it stays.
+rows served better than one to the rows fitted (1d46031, reverted), so it stays. Tried
+again with cheap seeds, it did no better at 10 s (6 of 15 datasets better, 6 worse) and
+lost much on krkopt and letter: the portfolio, scored on 1,000-row samples, put tuned
+logistic regressions before the boosters that win on all the rows
+(benchmarks/results/warm_cheap_report.txt).
 
 Why the candidates are cheap: the tuned pipelines cost a median 3.25 times the
 defaults on the neighbours (reference datasets below 1,000 rows), and a search
