@@ -24,9 +24,11 @@ alone on test, 2.68 against 1.80 of 4 (benchmarks/results/ablation_v7_30s_report
 Why the predicted score over five children: expected improvement per square root of
 a second over twenty children, a mutation of each family's best and a tenth of random
 pipelines made x0.95 evolution's evaluations and ranked behind it
-(hybrid_children_report.txt); this screening makes x1.04 and ranks level with it,
-2.18 against 2.34 of 4 (hybrid_screened_30s_report.txt); at 120 s it ranks behind it,
-2.54 against 2.06, within noise (ablation_v8_120s_report.txt).
+(hybrid_children_report.txt); this screening makes x1.04 and ranked level with it
+on two splits, 2.18 against 2.34 of 4 (hybrid_screened_30s_report.txt), behind it on
+four, 2.64 against 2.12, within noise, best on CV and worst on test on the two new
+ones (ablation_v9_30s_report.txt); at 120 s it ranks behind it, 2.54 against 2.06,
+within noise (ablation_v8_120s_report.txt).
 """
 
 from __future__ import annotations
