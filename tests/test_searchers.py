@@ -107,6 +107,16 @@ def test_the_hybrid_uses_the_surrogate_once_it_has_data():
     assert set(origins[origins.index("hybrid") :]) <= {"hybrid", "evolution"}
 
 
+def test_the_hybrid_screens_out_children_the_surrogate_expects_to_be_poor():
+    # Its unscreened children ("evolution") show what breeding alone yields.
+    losses = {"hybrid": [], "evolution": []}
+    for seed in range(5):
+        for trial in run("hybrid", 150, random_state=seed):
+            if trial.origin in losses:
+                losses[trial.origin].append(trial.score if trial.ok else 1.0)
+    assert np.mean(losses["hybrid"]) < np.mean(losses["evolution"]) - 0.02
+
+
 def test_the_surrogate_ranks_unseen_pipelines_like_the_objective():
     rng = np.random.default_rng(0)
     surrogate = Surrogate(GRAMMAR, METRIC, random_state=0)
