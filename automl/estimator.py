@@ -90,8 +90,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     cv : int
         Cross-validation folds; data with over 10,000 rows uses one holdout split.
     search : str
-        The search strategy: ``"hybrid"`` (evolution whose children a surrogate
-        model picks), ``"evolution"``, ``"bayes"`` or ``"random"``.
+        The search strategy: ``"hybrid"`` (evolution whose poor children a surrogate
+        model screens out), ``"evolution"``, ``"bayes"`` or ``"random"``.
     checkpoint : str, path or None
         A directory where every finished evaluation is journaled as it ends. A
         ``fit`` on the same data with the same settings (``metric``, ``cv``,
