@@ -1,46 +1,42 @@
-"""The hybrid: evolution breeds, the surrogate screens out the children it expects to be poor.
+"""The hybrid: evolution breeds, the surrogate passes on the children that may do well.
 
 Evolution improves on what works but spends an evaluation on every child it
 breeds; a surrogate model is cheap to query but only as good as the candidates it
-is shown. Here evolution breeds ``offspring`` children at each step and the
-surrogate, trained on every result so far (the seeds' included), passes the first
-one it predicts to score at least the population's median (surrogate-assisted
-pre-selection as a filter, not a ranking). With probability ``random_share`` the
-first child bred is evaluated unscreened, so that where the model is wrong the
-search still finds out::
+is shown. Here the surrogate, trained on every result so far (the seeds'
+included), screens evolution's children one at a time: a child is evaluated if its
+optimistic prediction (mean plus one spread across the forest's trees) reaches the
+population's median score, and set aside otherwise, up to ``offspring`` children
+(pre-screening by a confidence bound: Emmerich, Giannakoglou and Naujoks, IEEE TEC
+2006). With probability ``random_share`` the child is evaluated unscreened, so that
+where the model is wrong the search still finds out::
 
     propose the seeds, then random pipelines until the population is filled
     loop:
-        children <- evolution.breed(offspring)
         if random draw < random_share or the surrogate is not ready:
-            propose children[0]
+            propose evolution's next child
         else:
-            propose the first child predicted >= the population's median score,
-            or, if none is, the child of highest predicted score
+            for up to `offspring` children, bred one at a time:
+                propose the first whose mean + spread >= the population's median score
+            none did: propose the one of highest mean + spread
     on each result: tell the evolution and the surrogate
 
-Why a filter: taking the child of highest predicted score instead seemed to breed the
-search into the surrogate's favourite corner. At 30 s on 25 datasets (four splits) it had
-the best CV score and the worst test score on two of the splits, and its ensemble
-gained least over its best pipeline (median +0.0018); the filter leaves evolution's
-variety to the ensemble (+0.0060) and was better on test in 47 runs of 100, worse in
-34 (benchmarks/results/hybrid_filter_30s_report.txt). At 120 s (two splits) it was
-worse in 28 runs of 50 and better in 17 (hybrid_filter_120s_report.txt): over both,
-the two rules are not told apart; by the mean over splits the filter ranks a little
-better at either budget (2.48 against 2.64 of 4 at 30 s, 2.50 against 2.54 at 120 s).
+Why one child at a time and an optimistic bound: the child the surrogate passes is
+the one evolution alone would have proposed unless the model is confident that it
+is poor, so the hybrid spends its evaluations as evolution does except where the
+surrogate knows better. Choosing among five children bred at once, by the highest
+prediction or by the first predicted to reach the median, evaluated children that
+evolution would not have, on the model's word alone; both ranked behind evolution.
 
-Why evolution leads: at 30 s on 25 datasets (two splits), the hybrid that pooled
-evolution's children with the Bayesian search's candidates (random pipelines,
-mutations of the leaders) and chose by expected improvement ranked behind evolution
-alone on test, 2.68 against 1.80 of 4 (benchmarks/results/ablation_v7_30s_report.txt).
-Why five of evolution's children: expected improvement per square root of a
-second over twenty children, a mutation of each family's best and a tenth of random
-pipelines made x0.95 evolution's evaluations and ranked behind it
-(hybrid_children_report.txt). The child of highest predicted score among five ranked
-behind evolution on four splits, 2.64 against 2.12 (ablation_v9_30s_report.txt), and
-at 120 s, 2.54 against 2.06 (ablation_v8_120s_report.txt); the filter ranks 2.48
-against evolution's 2.24 at 30 s and 2.50 against 2.18 at 120 s: behind it, within
-noise (Friedman p = 0.23 and 0.13).
+Earlier rules, each measured on 25 datasets against evolution alone (test mean rank
+of four strategies, 1 is best): pooling evolution's children with the Bayesian
+search's candidates by expected improvement, 2.68 against 1.80 at 30 s (two splits,
+benchmarks/results/ablation_v7_30s_report.txt); expected improvement per square root
+of a second over twenty children, behind it (hybrid_children_report.txt); the child
+of highest predicted score among five, 2.64 against 2.12 at 30 s (four splits,
+ablation_v9_30s_report.txt) and 2.54 against 2.06 at 120 s
+(ablation_v8_120s_report.txt); the first of five predicted to reach the median, 2.48
+against 2.24 at 30 s and 2.50 against 2.18 at 120 s (hybrid_filter_30s_report.txt,
+hybrid_filter_120s_report.txt): behind it, within noise (Friedman p = 0.23 and 0.13).
 """
 
 from __future__ import annotations
@@ -57,7 +53,22 @@ from automl.search.surrogate import Surrogate
 
 
 class HybridSearch:
-    """Evolution whose poor children a surrogate screens out, through ask/tell."""
+    """Evolution whose children a surrogate screens, one at a time, through ask/tell.
+
+    Parameters
+    ----------
+    grammar : Grammar
+    metric : Metric
+    seeds : sequence of PipelineSpec
+        Proposed first, in order.
+    offspring : int
+        Children screened at most per proposal.
+    random_share : float
+        Share of proposals evaluated unscreened.
+    optimism : float
+        Spreads added to the predicted score before it is held against the median.
+    random_state : int
+    """
 
     def __init__(
         self,
@@ -67,35 +78,44 @@ class HybridSearch:
         seeds: Sequence[PipelineSpec] = (),
         offspring: int = 5,
         random_share: float = 0.2,
+        optimism: float = 1.0,
         random_state: int = 0,
     ):
         self.evolution = EvolutionSearch(grammar, metric, seeds=seeds, random_state=random_state)
         self.surrogate = Surrogate(grammar, metric, random_state=random_state)
         self.offspring = offspring
         self.random_share = random_share
+        self.optimism = optimism
         self._rng = np.random.default_rng(random_state + 1)
 
     def ask(self) -> Proposal | None:
         if (proposal := self.evolution.initial()) is not None:
             return proposal
-        children = self.evolution.breed(self.offspring)
-        if not children:
+        if not self.surrogate.ready or self._rng.random() < self.random_share:
+            return self._propose(self.evolution.breed(1), "evolution")
+        set_aside: list[PipelineSpec] = []
+        while len(set_aside) < self.offspring and (children := self.evolution.breed(1)):
+            if self._optimistic_score(children)[0] >= self._median_score():
+                return self._propose(children, "hybrid")
+            set_aside.extend(children)
+        if not set_aside:
             return None
-        if self.surrogate.ready and self._rng.random() >= self.random_share:
-            choice, origin = self._first_promising(children), "hybrid"
-        else:
-            choice, origin = children[0], "evolution"
-        self.evolution.mark_proposed(choice)
-        return Proposal(choice, origin)
+        best = int(np.argmax(self._optimistic_score(set_aside)))
+        return self._propose([set_aside[best]], "hybrid")
 
     def tell(self, trial: Trial) -> None:
         self.evolution.tell(trial)
         self.surrogate.tell(trial)
 
-    def _first_promising(self, children: list[PipelineSpec]) -> PipelineSpec:
-        """The first child predicted to score at least the population's median, else the
-        child predicted best."""
-        mean, _ = self.surrogate.predict(children)
-        median = np.median([member.fitness.values[0] for member in self.evolution.population])
-        promising = np.flatnonzero(mean >= median)
-        return children[promising[0] if promising.size else int(np.argmax(mean))]
+    def _propose(self, children: list[PipelineSpec], origin: str) -> Proposal | None:
+        if not children:
+            return None
+        self.evolution.mark_proposed(children[0])
+        return Proposal(children[0], origin)
+
+    def _optimistic_score(self, children: list[PipelineSpec]) -> np.ndarray:
+        mean, spread = self.surrogate.predict(children)
+        return mean + self.optimism * spread
+
+    def _median_score(self) -> float:
+        return float(np.median([member.fitness.values[0] for member in self.evolution.population]))
