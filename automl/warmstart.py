@@ -115,7 +115,7 @@ def warm_start_pipelines(
     cost = dict(zip(knowledge.portfolio, scale * timed, strict=True))
     allowance = math.inf if seconds is None else SEED_SHARE * seconds
     seeds: dict[str, PipelineSpec] = {}
-    for pipeline in _alternate(portfolio, nearest_best):
+    for pipeline in interleave(portfolio, nearest_best):
         adapted = grammar.adapt(pipeline)
         if adapted is None or adapted.key in seeds or cost[pipeline.key] > allowance:
             continue
@@ -160,5 +160,6 @@ def opening(
     return warm + [p for p in defaults if p.classifier.name not in covered]
 
 
-def _alternate(first: list, second: list) -> list:
+def interleave(first: list, second: list) -> list:
+    """first[0], second[0], first[1], second[1], ...; the longer list's rest at the end."""
     return [item for pair in zip_longest(first, second) for item in pair if item is not None]

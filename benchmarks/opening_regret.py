@@ -27,7 +27,7 @@ from automl.grammar import PipelineSpec
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import METAFEATURE_NAMES
 from automl.metrics import METRICS
-from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD, _alternate, opening
+from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD, interleave, opening
 
 
 def main() -> None:
@@ -69,8 +69,8 @@ def main() -> None:
 
 ORDERS = {
     "defaults": lambda nearest, portfolio: [],
-    "nearest first": lambda nearest, portfolio: _alternate(nearest, portfolio),
-    "portfolio first": lambda nearest, portfolio: _alternate(portfolio, nearest),
+    "nearest first": lambda nearest, portfolio: interleave(nearest, portfolio),
+    "portfolio first": lambda nearest, portfolio: interleave(portfolio, nearest),
     "portfolio only": lambda nearest, portfolio: portfolio,
 }
 
