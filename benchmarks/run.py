@@ -51,17 +51,37 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out)
+    speed = reference_seconds()
     for name in names:
         for system in args.systems.split(","):
             key = (name, system, args.budget, args.seed)
             if key in done:
                 continue
-            result = _run_in_subprocess(name, system, args)
+            result = {**_run_in_subprocess(name, system, args), "reference_seconds": speed}
             with open(out, "a") as file:
                 file.write(json.dumps(result) + "\n")
             print(_one_line(result), flush=True)
     print(report(pd.read_json(out, lines=True)))
     return 0
+
+
+def reference_seconds() -> float:
+    """Seconds this machine takes for a fixed fit (the fastest of three).
+
+    Rows from machines of different speed are not comparable at one time budget: the
+    same 30 s bought a fifth of the evaluations on one machine that it did on another
+    (benchmarks/results/slow_machine_report.txt). report.py compares these stamps.
+    """
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = make_classification(2000, 20, random_state=0)
+    seconds = []
+    for _ in range(3):
+        start = time.monotonic()
+        RandomForestClassifier(50, random_state=0, n_jobs=1).fit(X, y)
+        seconds.append(time.monotonic() - start)
+    return min(seconds)
 
 
 def _check_knowledge(systems: list[str]) -> None:
