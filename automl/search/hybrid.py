@@ -91,31 +91,30 @@ class HybridSearch:
     def ask(self) -> Proposal | None:
         if (proposal := self.evolution.initial()) is not None:
             return proposal
-        if not self.surrogate.ready or self._rng.random() < self.random_share:
-            return self._propose(self.evolution.breed(1), "evolution")
-        set_aside: list[PipelineSpec] = []
-        while len(set_aside) < self.offspring and (children := self.evolution.breed(1)):
-            if self._optimistic_score(children)[0] >= self._median_score():
-                return self._propose(children, "hybrid")
-            set_aside.extend(children)
-        if not set_aside:
-            return None
-        best = int(np.argmax(self._optimistic_score(set_aside)))
-        return self._propose([set_aside[best]], "hybrid")
+        if self.surrogate.ready and self._rng.random() >= self.random_share:
+            return self._screened()
+        children = self.evolution.breed(1)
+        return self._propose(children[0], "evolution") if children else None
 
     def tell(self, trial: Trial) -> None:
         self.evolution.tell(trial)
         self.surrogate.tell(trial)
 
-    def _propose(self, children: list[PipelineSpec], origin: str) -> Proposal | None:
-        if not children:
-            return None
-        self.evolution.mark_proposed(children[0])
-        return Proposal(children[0], origin)
+    def _screened(self) -> Proposal | None:
+        """Evolution's next child whose optimistic score reaches the population's median;
+        after ``offspring`` set aside, the one of them with the highest."""
+        median = np.median([member.fitness.values[0] for member in self.evolution.population])
+        set_aside: list[PipelineSpec] = []
+        bounds: list[float] = []
+        while len(set_aside) < self.offspring and (children := self.evolution.breed(1)):
+            mean, spread = self.surrogate.predict(children)
+            bound = float(mean[0] + self.optimism * spread[0])
+            if bound >= median:
+                return self._propose(children[0], "hybrid")
+            set_aside.append(children[0])
+            bounds.append(bound)
+        return self._propose(set_aside[int(np.argmax(bounds))], "hybrid") if set_aside else None
 
-    def _optimistic_score(self, children: list[PipelineSpec]) -> np.ndarray:
-        mean, spread = self.surrogate.predict(children)
-        return mean + self.optimism * spread
-
-    def _median_score(self) -> float:
-        return float(np.median([member.fitness.values[0] for member in self.evolution.population]))
+    def _propose(self, child: PipelineSpec, origin: str) -> Proposal:
+        self.evolution.mark_proposed(child)
+        return Proposal(child, origin)
