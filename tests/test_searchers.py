@@ -108,17 +108,14 @@ def test_the_hybrid_uses_the_surrogate_once_it_has_data():
 
 
 def test_the_hybrid_screens_out_children_the_surrogate_expects_to_be_poor():
-    # Without the screening its children would be those evolution alone breeds, seed
-    # for seed; a failure counts as a loss of 1.0, worse than most pipelines score.
-    def children_losses(name: str) -> list[float]:
-        return [
-            trial.score if trial.ok else 1.0
-            for seed in range(5)
-            for trial in run(name, 150, random_state=seed)
-            if trial.origin == name  # the screened children, or evolution's own
-        ]
-
-    assert np.mean(children_losses("hybrid")) < np.mean(children_losses("evolution")) - 0.03
+    # Its unscreened children ("evolution") show what breeding alone yields; a failure
+    # counts as a loss of 1.0, worse than most pipelines score.
+    losses = {"hybrid": [], "evolution": []}
+    for seed in range(5):
+        for trial in run("hybrid", 150, random_state=seed):
+            if trial.origin in losses:
+                losses[trial.origin].append(trial.score if trial.ok else 1.0)
+    assert np.mean(losses["hybrid"]) < np.mean(losses["evolution"]) - 0.02
 
 
 def test_the_surrogate_ranks_unseen_pipelines_like_the_objective():
