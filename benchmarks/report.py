@@ -120,26 +120,30 @@ def _budget_section(ok: pd.DataFrame, budget: float) -> str:
     return "\n".join(lines)
 
 
-#: How much slower one machine may be than another before their rows are flagged.
+#: How much slower one system's machine may be than another's before their rows are flagged.
 _SPEED_TOLERANCE = 1.5
 
 
 def _machine_lines(ok: pd.DataFrame) -> list[str]:
-    """Each system's machine speed (run.py's reference fit), flagged where rows differ."""
+    """Each system's machine speed (run.py's reference work), flagged where systems differ.
+
+    Medians, since one run's stamp can be off by a third when the machine is busy.
+    """
     if "reference_seconds" not in ok or ok["reference_seconds"].isna().all():
         return []
     stamped = ok[ok["reference_seconds"].notna()]
     speeds = stamped.groupby("system")["reference_seconds"].median()
-    line = "reference fit (machine speed), median seconds: " + ", ".join(
+    line = "reference work (machine speed), median seconds: " + ", ".join(
         f"{system} {seconds:.2f}" for system, seconds in speeds.items()
     )
     if unstamped := len(ok) - len(stamped):
         line += f"; {unstamped} rows predate the stamp"
-    ratio = stamped["reference_seconds"].max() / stamped["reference_seconds"].min()
+    ratio = speeds.max() / speeds.min()
     if ratio <= _SPEED_TOLERANCE:
         return [line]
     warning = (
-        f"WARNING: rows from machines x{ratio:.1f} apart in speed: not comparable at one budget"
+        f"WARNING: systems' rows from machines x{ratio:.1f} apart in speed: not comparable at "
+        "one budget"
     )
     return [line, warning]
 
