@@ -116,18 +116,16 @@ class EvolutionSearch:
         if len(self.population) > self.population_size:
             self.population = tools.selNSGA2(self.population, self.population_size)
 
-    def breed(self, count: int, *, siblings: bool = False) -> list[PipelineSpec]:
+    def breed(self, count: int) -> list[PipelineSpec]:
         """Up to ``count`` distinct children never proposed before.
 
-        With ``siblings``, all of one pair of parents; else each of its own. They are
-        not marked as proposed: call :meth:`mark_proposed` for the one used.
+        They are not marked as proposed: call :meth:`mark_proposed` for the one used.
         """
-        parents = self._select(2) if siblings else None
         children: list[PipelineSpec] = []
         for _ in range(count * MAX_REPEATS):
             if len(children) == count:
                 break
-            child = self._child(parents or self._select(2))
+            child = self._child()
             if self.novelty.is_new(child) and child not in children:
                 children.append(child)
         return children
@@ -136,8 +134,8 @@ class EvolutionSearch:
         """Record that ``pipeline`` was proposed, by this searcher or one it serves."""
         self.novelty.first_time(pipeline)
 
-    def _child(self, parents: list[Member]) -> PipelineSpec:
-        first, second = parents
+    def _child(self) -> PipelineSpec:
+        first, second = self._select(2)
         child = first.pipeline
         if self._rng.random() < self.crossover_rate and first is not second:
             child = crossover(child, second.pipeline, self.grammar, self._rng)

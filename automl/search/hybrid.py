@@ -86,12 +86,11 @@ class HybridSearch:
     def ask(self) -> Proposal | None:
         if (proposal := self.evolution.initial()) is not None:
             return proposal
-        children = self.evolution.breed(self.offspring, siblings=True)
+        children = self.evolution.breed(self.offspring)
         if not children:
             return None
         if self.surrogate.ready and self._rng.random() >= self.random_share:
-            mean, _ = self.surrogate.predict(children)
-            choice, origin = children[int(np.argmax(mean))], "hybrid"
+            choice, origin = self._first_promising(children), "hybrid"
         else:
             choice, origin = children[0], "evolution"
         self.evolution.mark_proposed(choice)
@@ -100,3 +99,11 @@ class HybridSearch:
     def tell(self, trial: Trial) -> None:
         self.evolution.tell(trial)
         self.surrogate.tell(trial)
+
+    def _first_promising(self, children: list[PipelineSpec]) -> PipelineSpec:
+        """The first child predicted to score at least the population's median, else the
+        child predicted best."""
+        mean, _ = self.surrogate.predict(children)
+        median = np.median([member.fitness.values[0] for member in self.evolution.population])
+        promising = np.flatnonzero(mean >= median)
+        return children[promising[0] if promising.size else int(np.argmax(mean))]
