@@ -55,15 +55,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
-from automl.search.bayes import BayesSearch
 from automl.search.evolution import EvolutionSearch
+from automl.search.surrogate import Surrogate
 
 
 class HybridSearch:
-    """Evolution and Bayesian optimisation taking turns, each told every result."""
+    """Evolution whose poor children a surrogate screens out, through ask/tell."""
 
     def __init__(
         self,
@@ -71,21 +73,37 @@ class HybridSearch:
         metric: Metric,
         *,
         seeds: Sequence[PipelineSpec] = (),
+        offspring: int = 5,
+        random_share: float = 0.2,
         random_state: int = 0,
     ):
         self.evolution = EvolutionSearch(grammar, metric, seeds=seeds, random_state=random_state)
-        self.bayes = BayesSearch(grammar, metric, random_state=random_state + 1)
-        # One memory of what was proposed, so that neither proposes the other's pipelines.
-        self.bayes.novelty = self.evolution.novelty
-        self._turns = 0
+        self.surrogate = Surrogate(grammar, metric, random_state=random_state)
+        self.offspring = offspring
+        self.random_share = random_share
+        self._rng = np.random.default_rng(random_state + 1)
 
     def ask(self) -> Proposal | None:
         if (proposal := self.evolution.initial()) is not None:
             return proposal
-        self._turns += 1
-        first, second = (self.bayes, self.evolution)[:: 1 if self._turns % 2 else -1]
-        return first.ask() or second.ask()
+        children = self.evolution.breed(self.offspring)
+        if not children:
+            return None
+        if self.surrogate.ready and self._rng.random() >= self.random_share:
+            choice, origin = self._first_promising(children), "hybrid"
+        else:
+            choice, origin = children[0], "evolution"
+        self.evolution.mark_proposed(choice)
+        return Proposal(choice, origin)
 
     def tell(self, trial: Trial) -> None:
         self.evolution.tell(trial)
-        self.bayes.tell(trial)
+        self.surrogate.tell(trial)
+
+    def _first_promising(self, children: list[PipelineSpec]) -> PipelineSpec:
+        """The first child predicted to score at least the population's median, else the
+        child predicted best."""
+        mean, _ = self.surrogate.predict(children)
+        median = np.median([member.fitness.values[0] for member in self.evolution.population])
+        promising = np.flatnonzero(mean >= median)
+        return children[promising[0] if promising.size else int(np.argmax(mean))]
