@@ -37,12 +37,12 @@ better and 13 worse at 30 s (two splits), 10 and 13 at 120 s (one split); at 120
 ensemble gained a median +0.0002 over its best pipeline against evolution's +0.0041,
 as the argmax's did (benchmarks/results/slow_machine_report.txt).
 
-Why five children of different parents, and no turns: choosing among
-five siblings of one pair of parents (so that evolution's tournaments kept choosing the
-parents) was not told apart from evolution alone, 19 runs better and 19 worse at 30 s;
-evolution and the Bayesian search taking turns, both told every result, found the
-better CV scores and ranked behind it on test, better on 5 datasets and worse on 17
-(paired, on the slower machine; benchmarks/results/siblings_turns_30s_report.txt).
+Why five children of different parents, and no turns: choosing among five siblings of
+one pair of parents (so that evolution's tournaments kept choosing the parents) was not
+told apart from evolution alone, 19 runs better and 19 worse at 30 s; evolution and the
+Bayesian search taking turns, both told every result, found the better CV scores and
+ranked behind it on test, better on 5 datasets and worse on 17 (paired, on the slower
+machine; benchmarks/results/siblings_turns_30s_report.txt).
 
 Why evolution leads: at 30 s on 25 datasets (two splits), the hybrid that pooled
 evolution's children with the Bayesian search's candidates (random pipelines,
