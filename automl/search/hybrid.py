@@ -113,4 +113,7 @@ class HybridSearch:
         mean, _ = self.surrogate.predict(children)
         median = np.median([member.fitness.values[0] for member in self.evolution.population])
         promising = np.flatnonzero(mean >= median)
-        return children[promising[0] if promising.size else int(np.argmax(mean))]
+        if not promising.size:
+            return children[int(np.argmax(mean))]
+        seconds = self.surrogate.predict_seconds([children[i] for i in promising])
+        return children[promising[int(np.argmin(seconds))]]
