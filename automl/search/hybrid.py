@@ -113,7 +113,4 @@ class HybridSearch:
         mean, _ = self.surrogate.predict(children)
         median = np.median([member.fitness.values[0] for member in self.evolution.population])
         promising = np.flatnonzero(mean >= median)
-        if not promising.size:
-            return children[int(np.argmax(mean))]
-        seconds = self.surrogate.predict_seconds([children[i] for i in promising])
-        return children[promising[int(np.argmin(seconds))]]
+        return children[promising[0] if promising.size else int(np.argmax(mean))]

@@ -63,11 +63,6 @@ class Surrogate:
         self._refit_if_stale()
         return self._objective(self._at_full_fidelity(pipelines))
 
-    def predict_seconds(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
-        """Predicted evaluation time at full fidelity."""
-        self._refit_if_stale()
-        return self._seconds(self._at_full_fidelity(pipelines))
-
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best objective, per square root of a second."""
         self._refit_if_stale()
@@ -82,7 +77,7 @@ class Surrogate:
 
     def _seconds(self, X: np.ndarray) -> np.ndarray:
         if self._cost_model is None:
-            # Fitted on first use, on the score model's trials.
+            # Fitted on first use, on the score model's trials: the hybrid never asks.
             durations = [max(t.duration, _MIN_SECONDS) for t in self._trials[: self._fitted_on]]
             self._cost_model = self._forest().fit(self._fitted_X, np.log(durations))
         return np.exp(self._cost_model.predict(X))
