@@ -48,6 +48,11 @@ class Member:
         self.pipeline = pipeline
         self.fitness = PipelineFitness((objective, fit_time))
 
+    @property
+    def objective(self) -> float:
+        """The member's validation score, larger being better."""
+        return self.fitness.values[0]
+
 
 class EvolutionSearch:
     """Evolves pipelines from the seeds and the results told to it.

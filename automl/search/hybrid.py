@@ -113,6 +113,6 @@ class HybridSearch:
         """The first child predicted to score at least the population's median, else the
         child predicted best."""
         mean, _ = self.surrogate.predict(children)
-        median = np.median([member.fitness.values[0] for member in self.evolution.population])
+        median = np.median([member.objective for member in self.evolution.population])
         promising = np.flatnonzero(mean >= median)
         return children[promising[0] if promising.size else int(np.argmax(mean))]
