@@ -116,12 +116,14 @@ def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():
 
 
 def _evaluate(runner, *proposals):
+    """The proposals' trials, in the order given: one at a time, as trials are numbered
+    in the order they finish."""
+    trials = []
     for proposal in proposals:
         runner.submit(proposal, time_limit=60.0)
-    trials = []
-    while runner.n_running:
-        trials += runner.wait(timeout=60.0)
-    return sorted(trials, key=lambda t: t.number)
+        while runner.n_running:
+            trials += runner.wait(timeout=60.0)
+    return trials
 
 
 def test_of_copies_of_a_model_only_the_cheapest_moves_up():
