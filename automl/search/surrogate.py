@@ -8,10 +8,19 @@ improvement against cost (Snoek et al., "Practical Bayesian Optimization of Mach
 Learning Algorithms", NeurIPS 2012, EI per second; here per square root of a second,
 which favours cheap pipelines less blindly)::
 
-    mean, spread <- forest over (encoding, fidelity -> objective), failures as the worst
+    prior        <- mean objective of the pipeline's classifier, shrunk to the overall mean
+    mean, spread <- prior + forest over (encoding, fidelity -> objective - prior),
+                    failures as the worst
     cost         <- forest over (encoding, fidelity -> log evaluation time)
     both predicted at full fidelity
     acquisition  <- EI(mean, spread, best objective) / sqrt(cost)
+
+Why the prior: the classifier is the strongest single predictor of a pipeline's score,
+but it is one of many columns of the encoding, and a forest that draws half of them
+at each split often leaves it out. On the knowledge base's portfolio (30 pipelines
+seen, the rest predicted, reference datasets of at most 20,000 rows) the forest alone
+ranked the unseen pipelines worse than the mean of their classifier did; the forest
+over what that mean leaves unexplained ranked them best (benchmarks/FINDINGS.md).
 
 EI per second was measured against it in the hybrid at 30 s on 25 datasets: 2% more
 evaluations, test better on 8 datasets and worse on 12 (eips_30s_report.txt).
@@ -36,6 +45,9 @@ MIN_OBSERVATIONS = 8
 _REFIT_GROWTH, _REFIT_MIN_NEW = 0.1, 3
 _TREES = 30
 _MIN_SECONDS = 0.05
+#: Pseudo-observations of the overall mean in a classifier's mean objective: a
+#: classifier seen once is not taken at its word.
+_PRIOR_WEIGHT = 2.0
 
 
 class Surrogate:
@@ -48,6 +60,8 @@ class Surrogate:
         self._fitted_on = 0
         self._fitted_X = np.empty((0, 0))
         self._score_model: RandomForestRegressor | None = None
+        self._prior: dict[str, float] = {}
+        self._overall = 0.0
         self._cost_model: RandomForestRegressor | None = None
         self._best = -np.inf
 
@@ -61,19 +75,24 @@ class Surrogate:
     def predict(self, pipelines: Sequence[PipelineSpec]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and spread of the objective (larger is better) at full fidelity."""
         self._refit_if_stale()
-        return self._objective(self._at_full_fidelity(pipelines))
+        return self._objective(pipelines, self._at_full_fidelity(pipelines))
 
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best objective, per square root of a second."""
         self._refit_if_stale()
         X = self._at_full_fidelity(pipelines)
-        mean, spread = self._objective(X)
+        mean, spread = self._objective(pipelines, X)
         improvement = expected_improvement(mean, spread, self._best)
         return improvement / np.sqrt(np.maximum(self._seconds(X), _MIN_SECONDS))
 
-    def _objective(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_tree = _per_tree_predictions(self._score_model, X)
+    def _objective(
+        self, pipelines: Sequence[PipelineSpec], X: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        per_tree = _per_tree_predictions(self._score_model, X) + self._priors(pipelines)
         return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+    def _priors(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
+        return np.array([self._prior.get(p.classifier.name, self._overall) for p in pipelines])
 
     def _seconds(self, X: np.ndarray) -> np.ndarray:
         if self._cost_model is None:
@@ -94,8 +113,12 @@ class Surrogate:
         worst = np.nanmin(objective)
         self._best = np.nanmax(objective)
         objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
+        pipelines = [t.pipeline for t in self._trials]
+        self._overall = float(objective.mean())
+        self._prior = _shrunk_means([p.classifier.name for p in pipelines], objective)
         self._fitted_X = np.array([self._features(t.pipeline, t.fidelity) for t in self._trials])
-        self._score_model = self._forest().fit(self._fitted_X, objective)
+        residual = objective - self._priors(pipelines)
+        self._score_model = self._forest().fit(self._fitted_X, residual)
         self._cost_model = None
         self._fitted_on = len(self._trials)
 
@@ -114,6 +137,16 @@ class Surrogate:
             max_features=0.5,
             random_state=self._random_state,
         )
+
+
+def _shrunk_means(groups: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    """Each group's mean of ``values``, with _PRIOR_WEIGHT pseudo-values of the overall mean."""
+    groups, overall = np.asarray(groups), values.mean()
+    return {
+        group: float((values[groups == group].sum() + _PRIOR_WEIGHT * overall)
+                     / (np.sum(groups == group) + _PRIOR_WEIGHT))
+        for group in set(groups)
+    }  # fmt: skip
 
 
 def _per_tree_predictions(forest: RandomForestRegressor, X: np.ndarray) -> np.ndarray:
