@@ -75,7 +75,7 @@ def _predictions(grammar, metric, pipelines, scores, seen, unseen, seed) -> dict
     mean, _ = surrogate.predict([pipelines[i] for i in unseen])
     objective = metric.objective(scores[seen])
     classifiers = [p.classifier.name for p in pipelines]
-    means = _shrunk_means([classifiers[i] for i in seen], objective)
+    means = _shrunk_means([classifiers[i] for i in seen], objective, objective.mean())
     encode = np.array([np.append(grammar.encode(p), [0.0, 0.0]) for p in pipelines])
     forest = RandomForestRegressor(
         n_estimators=30, min_samples_leaf=2, max_features=0.5, random_state=seed

@@ -116,7 +116,9 @@ class Surrogate:
         objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
         pipelines = [t.pipeline for t in self._trials]
         self._overall = float(objective.mean())
-        self._prior = _shrunk_means([p.classifier.name for p in pipelines], objective)
+        self._prior = _shrunk_means(
+            [p.classifier.name for p in pipelines], objective, self._overall
+        )
         self._fitted_X = np.array([self._features(t.pipeline, t.fidelity) for t in self._trials])
         residual = objective - self._priors(pipelines)
         self._score_model = self._forest().fit(self._fitted_X, residual)
@@ -140,9 +142,9 @@ class Surrogate:
         )
 
 
-def _shrunk_means(groups: Sequence[str], values: np.ndarray) -> dict[str, float]:
-    """Each group's mean of ``values``, with _PRIOR_WEIGHT pseudo-values of the overall mean."""
-    groups, overall = np.asarray(groups), values.mean()
+def _shrunk_means(groups: Sequence[str], values: np.ndarray, overall: float) -> dict[str, float]:
+    """Each group's mean of ``values``, with _PRIOR_WEIGHT pseudo-values of ``overall``."""
+    groups = np.asarray(groups)
     return {
         group: float((values[groups == group].sum() + _PRIOR_WEIGHT * overall)
                      / (np.sum(groups == group) + _PRIOR_WEIGHT))
