@@ -31,6 +31,8 @@ from automl.search.surrogate import Surrogate, _shrunk_means
 
 #: Unseen pipelines of one classifier needed to rank them among themselves.
 MIN_FAMILY = 5
+#: Unseen pipelines a dataset needs to take part.
+MIN_UNSEEN = 10
 
 
 def main() -> None:
@@ -45,7 +47,7 @@ def main() -> None:
     for j, name in enumerate(knowledge.datasets.index):
         metric = METRICS[knowledge.datasets.loc[name, "metric"]]
         scored = np.flatnonzero(~np.isnan(knowledge.scores[:, j]))
-        if len(scored) < args.seen + 10:
+        if len(scored) < args.seen + MIN_UNSEEN:
             continue
         pipelines = [knowledge.pipelines[knowledge.portfolio[i]] for i in scored]
         scores = knowledge.scores[scored, j]
@@ -65,6 +67,11 @@ def main() -> None:
                         within.setdefault(model, []).append(
                             _spearman(predicted[mask], objective[mask])
                         )
+    if not overall:
+        parser.error(
+            f"--seen {args.seen}: no reference dataset has {args.seen + MIN_UNSEEN} scored "
+            f"candidates (the portfolio holds {len(knowledge.portfolio)}); choose fewer"
+        )
     _report(overall, within, args)
 
 
