@@ -21,13 +21,12 @@ import argparse
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.ensemble import RandomForestRegressor
 
 from automl.components import EVERY_COMPONENT, default_grammar
 from automl.history import Trial
 from automl.knowledge import KnowledgeBase
 from automl.metrics import METRICS
-from automl.search.surrogate import Surrogate, _shrunk_means
+from automl.search.surrogate import Surrogate
 
 #: Unseen pipelines of one classifier needed to rank them among themselves.
 MIN_FAMILY = 5
@@ -76,21 +75,17 @@ def main() -> None:
 
 
 def _predictions(grammar, metric, pipelines, scores, seen, unseen, seed) -> dict[str, np.ndarray]:
+    """The surrogate's predictions, and those of its two parts alone, as it builds them."""
     surrogate = Surrogate(grammar, metric, random_state=seed)
     for number, i in enumerate(seen):
         surrogate.tell(Trial(number, pipelines[i], "portfolio", "ok", score=scores[i], duration=1))
-    mean, _ = surrogate.predict([pipelines[i] for i in unseen])
-    objective = metric.objective(scores[seen])
-    classifiers = [p.classifier.name for p in pipelines]
-    means = _shrunk_means([classifiers[i] for i in seen], objective, objective.mean())
-    encode = np.array([np.append(grammar.encode(p), [0.0, 0.0]) for p in pipelines])
-    forest = RandomForestRegressor(
-        n_estimators=30, min_samples_leaf=2, max_features=0.5, random_state=seed
-    ).fit(encode[seen], objective)
+    unseen_pipelines = [pipelines[i] for i in unseen]
+    mean, _ = surrogate.predict(unseen_pipelines)
+    forest = surrogate._forest().fit(surrogate._fitted_X, metric.objective(scores[seen]))
     return {
         "surrogate": mean,
-        "forest": forest.predict(encode[unseen]),
-        "classifier mean": np.array([means.get(classifiers[i], objective.mean()) for i in unseen]),
+        "forest": forest.predict(surrogate._at_full_fidelity(unseen_pipelines)),
+        "classifier mean": surrogate._priors(unseen_pipelines),
     }
 
 
