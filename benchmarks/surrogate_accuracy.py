@@ -7,10 +7,11 @@ well it ranks them, over all of them and among those of one classifier (the choi
 evolution's children mostly pose). Offline: no search runs, fidelities and costs are
 ignored, and the portfolio's pipelines are more varied than a search's. Compared:
 
-    surrogate          automl's Surrogate: its classifier's shrunk mean plus a forest
-                       over the residuals
-    forest             the forest alone on the encoding (the surrogate before e6c54a6)
-    classifier mean    the classifier's shrunk mean alone
+    surrogate          automl's Surrogate: its classifier's shrunk mean rank plus a
+                       forest over the residuals
+    forest             the forest alone on the encoding and raw scores (the surrogate
+                       before e6c54a6)
+    classifier mean    the classifier's shrunk mean rank alone
 
     python benchmarks/surrogate_accuracy.py [--seen 30] [--draws 3]
 """

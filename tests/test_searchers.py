@@ -155,6 +155,30 @@ def test_the_surrogate_learns_from_few_results_how_much_the_classifier_matters()
     assert np.mean(correlations) > 0.85
 
 
+def test_one_far_off_loss_does_not_make_the_classifier_tried_most_look_best():
+    # As on led24 (ten classes, log loss): logistic regression scored best twice, the MLP
+    # a little worse twelve times, and a decision tree's loss of 15 lies far off. Taken as
+    # raw scores, that loss drags the mean that every classifier's is shrunk to, and the
+    # classifier tried least is shrunk most.
+    rng = np.random.default_rng(0)
+
+    def sample(classifier: str):
+        return next(p for p in iter(lambda: GRAMMAR.sample(rng), None)
+                    if p.classifier.name == classifier)  # fmt: skip
+
+    results = [("logistic_regression", 0.83), ("logistic_regression", 0.85)]
+    results += [("mlp", 0.88 + 0.005 * i) for i in range(12)]
+    results += [("random_forest", 0.97), ("extra_trees", 0.96), ("lightgbm", 1.35)]
+    results += [("knn", 5.4), ("decision_tree", 15.0)]
+    surrogate = Surrogate(GRAMMAR, METRIC, random_state=0)
+    for number, (classifier, loss) in enumerate(results):
+        trial = Trial(number, sample(classifier), "test", "ok", score=loss, duration=1.0)
+        surrogate.tell(trial)
+    logistic, mlp = (surrogate.predict([sample(c) for _ in range(20)])[0]
+                     for c in ("logistic_regression", "mlp"))  # fmt: skip
+    assert logistic.mean() > mlp.mean()
+
+
 def test_the_surrogate_pays_for_improvement_per_square_root_of_a_second():
     rng = np.random.default_rng(0)
     pipelines = [GRAMMAR.sample(rng) for _ in range(60)]

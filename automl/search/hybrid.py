@@ -83,6 +83,8 @@ class HybridSearch:
         """The first child predicted to score at least the population's median, else the
         child predicted best."""
         mean, _ = self.surrogate.predict(children)
-        median = np.median([member.objective for member in self.evolution.population])
+        median = self.surrogate.share_beaten(
+            np.median([member.objective for member in self.evolution.population])
+        )
         promising = np.flatnonzero(mean >= median)
         return children[promising[0] if promising.size else int(np.argmax(mean))]

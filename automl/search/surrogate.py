@@ -8,20 +8,24 @@ improvement against cost (Snoek et al., "Practical Bayesian Optimization of Mach
 Learning Algorithms", NeurIPS 2012, EI per second; here per square root of a second,
 which favours cheap pipelines less blindly)::
 
-    prior        <- mean objective of the pipeline's classifier, shrunk to the overall mean
-    mean, spread <- prior + forest over (encoding, fidelity -> objective - prior),
-                    failures as the worst
+    target       <- the share of all results that a result beats, failures as the worst
+    prior        <- mean target of the pipeline's classifier, shrunk to one half
+    mean, spread <- prior + forest over (encoding, fidelity -> target - prior)
     cost         <- forest over (encoding, fidelity -> log evaluation time)
     both predicted at full fidelity
-    acquisition  <- EI(mean, spread, best objective) / sqrt(cost)
+    acquisition  <- EI(mean, spread, best target) / sqrt(cost)
 
 Why the prior: the classifier is the strongest single predictor of a pipeline's score,
 but it is one of many columns of the encoding, and a forest that draws half of them
-at each split often leaves it out. On the knowledge base's portfolio (30 pipelines
-seen, the rest predicted, 107 reference datasets) the forest alone ranked the unseen
-pipelines with a Spearman correlation of 0.47, the classifier's mean alone 0.59 (but
-not at all among the pipelines of one classifier), the two together 0.57 and 0.12
-among those of one classifier (benchmarks/surrogate_accuracy.py, FINDINGS.md).
+at each split often leaves it out. Why ranks: in log loss one overconfident pipeline
+scores far off (15 where the rest score below 2), drags the mean that every
+classifier's is shrunk to, and so makes the classifier tried most look best; on led24
+the hybrid then spent 81 of 99 evaluations on MLPs and never beat the default logistic
+regression. On the knowledge base's portfolio (30 pipelines seen, the rest predicted,
+107 reference datasets) the forest alone on raw scores ranked the unseen pipelines
+with a Spearman correlation of 0.47 (0.12 among the pipelines of one classifier), the
+classifier's mean of ranks alone 0.63 (0.00), the two together 0.66 (0.17), and on raw
+scores 0.57 (0.12) (benchmarks/surrogate_accuracy.py, FINDINGS.md).
 
 EI per second was measured against it in the hybrid at 30 s on 25 datasets: 2% more
 evaluations, test better on 8 datasets and worse on 12 (eips_30s_report.txt).
@@ -46,9 +50,11 @@ MIN_OBSERVATIONS = 8
 _REFIT_GROWTH, _REFIT_MIN_NEW = 0.1, 3
 _TREES = 30
 _MIN_SECONDS = 0.05
-#: Pseudo-observations of the overall mean in a classifier's mean objective: a
-#: classifier seen once is not taken at its word.
+#: Pseudo-observations of _MIDDLE in a classifier's mean target: a classifier seen
+#: once is not taken at its word.
 _PRIOR_WEIGHT = 2.0
+#: The share of results a pipeline of a classifier not seen yet is expected to beat.
+_MIDDLE = 0.5
 
 
 class Surrogate:
@@ -61,8 +67,8 @@ class Surrogate:
         self._fitted_on = 0
         self._fitted_X = np.empty((0, 0))
         self._score_model: RandomForestRegressor | None = None
+        self._sorted_objectives = np.empty(0)
         self._prior: dict[str, float] = {}
-        self._overall = 0.0
         self._cost_model: RandomForestRegressor | None = None
         self._best = -np.inf
 
@@ -74,26 +80,33 @@ class Surrogate:
         self._trials.append(trial)
 
     def predict(self, pipelines: Sequence[PipelineSpec]) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and spread of the objective (larger is better) at full fidelity."""
+        """Mean and spread, at full fidelity, of the share of the results so far that each
+        pipeline would beat (see :meth:`share_beaten`)."""
         self._refit_if_stale()
-        return self._objective(pipelines, self._at_full_fidelity(pipelines))
+        return self._predicted_share(pipelines, self._at_full_fidelity(pipelines))
+
+    def share_beaten(self, objectives: np.ndarray) -> np.ndarray:
+        """The share of the results the model learnt from that each objective beats, a
+        tie counting half: the scale of :meth:`predict`."""
+        self._refit_if_stale()
+        return _share_beaten(objectives, self._sorted_objectives)
 
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best objective, per square root of a second."""
         self._refit_if_stale()
         X = self._at_full_fidelity(pipelines)
-        mean, spread = self._objective(pipelines, X)
+        mean, spread = self._predicted_share(pipelines, X)
         improvement = expected_improvement(mean, spread, self._best)
         return improvement / np.sqrt(np.maximum(self._seconds(X), _MIN_SECONDS))
 
-    def _objective(
+    def _predicted_share(
         self, pipelines: Sequence[PipelineSpec], X: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         per_tree = _per_tree_predictions(self._score_model, X) + self._priors(pipelines)
         return per_tree.mean(axis=0), per_tree.std(axis=0)
 
     def _priors(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
-        return np.array([self._prior.get(p.classifier.name, self._overall) for p in pipelines])
+        return np.array([self._prior.get(p.classifier.name, _MIDDLE) for p in pipelines])
 
     def _seconds(self, X: np.ndarray) -> np.ndarray:
         if self._cost_model is None:
@@ -112,15 +125,16 @@ class Surrogate:
             [self.metric.objective(t.score) if t.ok else np.nan for t in self._trials]
         )
         worst = np.nanmin(objective)
-        self._best = np.nanmax(objective)
         objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
+        # Ranks, not raw scores: one overconfident classifier's log loss of 15 would drag
+        # the overall mean, and with it the prior of every classifier seen little.
+        self._sorted_objectives = np.sort(objective)
+        target = _share_beaten(objective, self._sorted_objectives)
+        self._best = target.max()
         pipelines = [t.pipeline for t in self._trials]
-        self._overall = float(objective.mean())
-        self._prior = _shrunk_means(
-            [p.classifier.name for p in pipelines], objective, self._overall
-        )
+        self._prior = _shrunk_means([p.classifier.name for p in pipelines], target)
         self._fitted_X = np.array([self._features(t.pipeline, t.fidelity) for t in self._trials])
-        residual = objective - self._priors(pipelines)
+        residual = target - self._priors(pipelines)
         self._score_model = self._forest().fit(self._fitted_X, residual)
         self._cost_model = None
         self._fitted_on = len(self._trials)
@@ -142,14 +156,20 @@ class Surrogate:
         )
 
 
-def _shrunk_means(groups: Sequence[str], values: np.ndarray, overall: float) -> dict[str, float]:
-    """Each group's mean of ``values``, with _PRIOR_WEIGHT pseudo-values of ``overall``."""
+def _shrunk_means(groups: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    """Each group's mean of ``values``, with _PRIOR_WEIGHT pseudo-values of _MIDDLE."""
     groups = np.asarray(groups)
     return {
-        group: float((values[groups == group].sum() + _PRIOR_WEIGHT * overall)
+        group: float((values[groups == group].sum() + _PRIOR_WEIGHT * _MIDDLE)
                      / (np.sum(groups == group) + _PRIOR_WEIGHT))
         for group in set(groups)
     }  # fmt: skip
+
+
+def _share_beaten(values: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    below = np.searchsorted(ascending, values, side="left")
+    at_most = np.searchsorted(ascending, values, side="right")
+    return (below + at_most) / (2 * len(ascending))
 
 
 def _per_tree_predictions(forest: RandomForestRegressor, X: np.ndarray) -> np.ndarray:
