@@ -93,7 +93,8 @@ class Surrogate:
         return _share_beaten(objectives, self._sorted_objectives)
 
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
-        """Expected improvement over the best objective, per square root of a second."""
+        """Expected improvement over the best result's share beaten, per square root of a
+        second."""
         self._refit_if_stale()
         X = self._at_full_fidelity(pipelines)
         mean, spread = self._predicted_share(pipelines, X)
@@ -127,8 +128,7 @@ class Surrogate:
         )
         worst = np.nanmin(objective)
         objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
-        # Ranks, not raw scores: one overconfident classifier's log loss of 15 would drag
-        # the overall mean, and with it the prior of every classifier seen little.
+        # Ranks, not raw scores: see "Why ranks" above.
         self._sorted_objectives = np.sort(objective)
         target = _share_beaten(objective, self._sorted_objectives)
         self._best = target.max()
