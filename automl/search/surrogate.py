@@ -18,8 +18,8 @@ which favours cheap pipelines less blindly)::
 Why the prior: the classifier is the strongest single predictor of a pipeline's score,
 but it is one of many columns of the encoding, and a forest that draws half of them at
 each split often leaves it out. Why ranks: in log loss one overconfident pipeline
-scores far off (15 where the rest score below 2), drags the mean that every
-classifier's is shrunk to, and so makes the classifier tried most look best; on led24
+scores far off (15 where the rest score below 2) and drags the mean that every
+classifier's is shrunk to, which makes the classifier tried most look best; on led24
 the hybrid then spent 81 of 99 evaluations on MLPs (CV log loss 0.833; with ranks
 0.801, mostly logistic regressions). On the knowledge base's portfolio (30 pipelines
 seen, the rest predicted, 107 reference datasets) the forest alone on raw scores
