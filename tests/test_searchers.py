@@ -202,8 +202,24 @@ def test_a_promoted_pipeline_leads_once_with_its_result_on_more_rows():
                (booster, 0.40, FULL)]  # fmt: skip
     for number, (pipeline, loss, fidelity) in enumerate(results):
         standings.tell(Trial(number, pipeline, "t", "ok", score=loss, fidelity=fidelity))
-    assert standings.leaders() == [other_forest, forest, booster]
-    assert standings.leaders(count=2) == [other_forest, forest]
+    # Its full evaluation stands above every cheap look, whatever the scores.
+    assert standings.leaders() == [booster, other_forest, forest]
+    assert standings.leaders(count=2) == [booster, other_forest]
+
+
+def test_evolution_keeps_a_promoted_pipeline_over_cheap_looks_that_score_better():
+    # One repeat of a small dataset's CV can flatter every pipeline: the best one's full
+    # evaluation scores worse than the cheap looks of poorer ones.
+    evolution = SEARCHERS["evolution"](GRAMMAR, METRIC, population_size=3)
+    best, *others = _one_each("logistic_regression", "lightgbm", "random_forest", "knn")
+    results = [(best, 0.040, Fidelity(folds=1 / 3)), (best, 0.060, FULL)]
+    results += [(pipeline, 0.050, Fidelity(folds=1 / 3)) for pipeline in others]
+    for number, (pipeline, loss, fidelity) in enumerate(results):
+        trial = Trial(number, pipeline, "t", "ok", score=loss, fit_time=1.0, fidelity=fidelity)
+        evolution.tell(trial)
+    # By raw scores it would be the first to go when the population overflows.
+    assert len(evolution.population) == 3
+    assert max(evolution.population, key=lambda m: m.standing).pipeline == best
 
 
 def test_a_failure_leaves_the_standings_unchanged():

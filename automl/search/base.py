@@ -8,6 +8,7 @@ that runs the evaluations knowing which it is.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
+from automl.metrics import Metric
 
 #: Draws in a row that may repeat earlier proposals before the space counts as exhausted.
 MAX_REPEATS = 200
@@ -71,6 +73,46 @@ class Novelty:
 
     def is_new(self, pipeline: PipelineSpec) -> bool:
         return pipeline.key not in self._proposed
+
+
+class Ladder:
+    """Where each pipeline stands among all those evaluated: the share of them it beats,
+    a tie counting half.
+
+    A pipeline stands by its latest successful result: first by the fidelity that result
+    reached, then by its score. Successive halving moves a pipeline up only when it beats
+    most of its rung, and scores at different fidelities never compete as equals: a
+    cheap look can flatter every pipeline (one repeat of a small dataset's CV) or
+    undersell it (a third of the rows), and a pipeline must not fall, or rise, for
+    being promoted.
+    """
+
+    def __init__(self, metric: Metric):
+        self.metric = metric
+        self._latest: dict[str, tuple[float, float]] = {}
+        self._ascending: list[tuple[float, float]] = []
+
+    def tell(self, trial: Trial) -> None:
+        if trial.ok:
+            self._latest[trial.pipeline.key] = self._standing(trial)
+            self._ascending = sorted(self._latest.values())
+
+    def share(self, pipeline: PipelineSpec) -> float:
+        """The share of the pipelines that ``pipeline``, evaluated before, beats."""
+        return self._share_beaten(self._latest[pipeline.key])
+
+    def result_share(self, trial: Trial) -> float:
+        """The share of the pipelines that ``trial``'s result would beat were it its
+        pipeline's latest; a failure beats none."""
+        return self._share_beaten(self._standing(trial)) if trial.ok else 0.0
+
+    def _standing(self, trial: Trial) -> tuple[float, float]:
+        return trial.fidelity.cost, self.metric.objective(trial.score)
+
+    def _share_beaten(self, standing: tuple[float, float]) -> float:
+        below = bisect_left(self._ascending, standing)
+        at_most = bisect_right(self._ascending, standing)
+        return (below + at_most) / (2 * len(self._ascending))
 
 
 def opening_proposal(

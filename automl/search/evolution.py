@@ -3,8 +3,9 @@
 Genetic programming over pipelines as in TPOT (Olson et al., "Evaluation of a
 Tree-based Pipeline Optimization Tool for Automating Data Science", GECCO 2016),
 made asynchronous: there is no generation barrier, a child is bred whenever a
-worker is free. Survival is NSGA-II (Deb et al., IEEE TEC 2002) on validation score
-and fit time, so that at equal score the cheaper pipeline stays::
+worker is free. Survival is NSGA-II (Deb et al., IEEE TEC 2002) on the standing of a
+pipeline's result (its fidelity, then its score: see :class:`Ladder`) and fit time,
+so that at equal standing the cheaper pipeline stays::
 
     propose the seeds, then random pipelines until the population is filled
     loop:
@@ -26,7 +27,7 @@ from deap import base, tools
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
-from automl.search.base import MAX_REPEATS, Novelty, opening_proposal
+from automl.search.base import MAX_REPEATS, Ladder, Novelty, opening_proposal
 from automl.search.variation import crossover, mutate
 
 #: Successful pipelines needed before breeding starts; random ones fill up to it.
@@ -34,7 +35,7 @@ _MIN_PARENTS = 8
 
 
 class PipelineFitness(base.Fitness):
-    """Validation score up, fit time down."""
+    """Standing up, fit time down."""
 
     weights = (1.0, -1.0)
 
@@ -42,15 +43,15 @@ class PipelineFitness(base.Fitness):
 class Member:
     """A pipeline of the population, as DEAP's operators expect an individual."""
 
-    __slots__ = ("fitness", "pipeline")
+    __slots__ = ("fit_time", "fitness", "pipeline")
 
-    def __init__(self, pipeline: PipelineSpec, objective: float, fit_time: float):
-        self.pipeline = pipeline
-        self.fitness = PipelineFitness((objective, fit_time))
+    def __init__(self, pipeline: PipelineSpec, fit_time: float):
+        self.pipeline, self.fit_time = pipeline, fit_time
+        self.fitness = PipelineFitness()
 
     @property
-    def objective(self) -> float:
-        """The member's validation score, larger being better."""
+    def standing(self) -> float:
+        """The share of the pipelines evaluated that this one beats (see :class:`Ladder`)."""
         return self.fitness.values[0]
 
 
@@ -87,6 +88,7 @@ class EvolutionSearch:
         self.crossover_rate = crossover_rate
         self.tournament_size = tournament_size
         self.population: list[Member] = []
+        self.ladder = Ladder(metric)
         self.novelty = Novelty(seeds)
         self._rng = np.random.default_rng(random_state)
         # DEAP's selection draws from the random module; an own instance keeps it seeded.
@@ -111,13 +113,14 @@ class EvolutionSearch:
         return opening_proposal(self.grammar, self.novelty, self._rng, ready=self.ready)
 
     def tell(self, trial: Trial) -> None:
+        self.ladder.tell(trial)
         if not trial.ok:
             return
         # A pipeline's result on more rows replaces its earlier, cheaper one.
         self.population = [m for m in self.population if m.pipeline != trial.pipeline]
-        self.population.append(
-            Member(trial.pipeline, self.metric.objective(trial.score), trial.fit_time)
-        )
+        self.population.append(Member(trial.pipeline, trial.fit_time))
+        for member in self.population:  # every result moves the others' standing
+            member.fitness.values = (self.ladder.share(member.pipeline), member.fit_time)
         if len(self.population) > self.population_size:
             self.population = tools.selNSGA2(self.population, self.population_size)
 

@@ -4,7 +4,7 @@ Evolution improves on what works but spends an evaluation on every child it
 breeds; a surrogate model is cheap to query but only as good as the candidates it
 is shown. Here evolution breeds ``offspring`` children at each step and the
 surrogate, trained on every result so far (the seeds' included), passes the first
-one it predicts to score at least the population's median: surrogate-assisted
+one it predicts to stand at least at the population's median: surrogate-assisted
 pre-selection (Jin, "Surrogate-assisted evolutionary computation: Recent advances and
 future challenges", Swarm and Evolutionary Computation 2011) as a filter, not a
 ranking. With probability ``random_share`` the first child bred is evaluated
@@ -16,7 +16,7 @@ unscreened, so that where the model is wrong the search still finds out::
         if random draw < random_share or the surrogate is not ready:
             propose children[0]
         else:
-            propose the first child predicted >= the population's median score,
+            propose the first child predicted >= the population's median standing,
             or, if none is, the child of highest predicted score
     on each result: tell the evolution and the surrogate
 
@@ -80,11 +80,9 @@ class HybridSearch:
         self.surrogate.tell(trial)
 
     def _first_promising(self, children: list[PipelineSpec]) -> PipelineSpec:
-        """The first child predicted to score at least the population's median, else the
+        """The first child predicted to stand at least at the population's median, else the
         child predicted best."""
         mean, _ = self.surrogate.predict(children)
-        median = self.surrogate.share_beaten(
-            np.median([member.objective for member in self.evolution.population])
-        )
+        median = np.median([member.standing for member in self.evolution.population])
         promising = np.flatnonzero(mean >= median)
         return children[promising[0] if promising.size else int(np.argmax(mean))]

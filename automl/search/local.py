@@ -14,6 +14,7 @@ import numpy as np
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Trial
 from automl.metrics import Metric
+from automl.search.base import Ladder
 from automl.search.variation import mutate
 
 RANDOM_CANDIDATES = 100
@@ -23,26 +24,23 @@ MUTATIONS_PER_PARENT = 10
 
 
 class Standings:
-    """Each pipeline's latest result, for the best so far."""
+    """The pipelines evaluated so far, for the best of them (by :class:`Ladder`)."""
 
     def __init__(self, metric: Metric):
-        self.metric = metric
-        self._objectives: dict[str, tuple[float, PipelineSpec]] = {}
+        self.ladder = Ladder(metric)
+        self._pipelines: dict[str, PipelineSpec] = {}
 
     def tell(self, trial: Trial) -> None:
+        self.ladder.tell(trial)
         if trial.ok:
-            # A pipeline's result on more rows replaces its earlier, cheaper one, so
-            # that a promoted pipeline neither counts twice nor keeps its first score.
-            self._objectives.pop(trial.pipeline.key, None)
-            self._objectives[trial.pipeline.key] = (
-                self.metric.objective(trial.score),
-                trial.pipeline,
-            )
+            # Latest last: a promoted pipeline counts once, with its result on more rows.
+            self._pipelines.pop(trial.pipeline.key, None)
+            self._pipelines[trial.pipeline.key] = trial.pipeline
 
     def leaders(self, count: int = LOCAL_PARENTS) -> list[PipelineSpec]:
         """The ``count`` best pipelines, best first; the earlier result first at ties."""
-        ranked = sorted(self._objectives.values(), key=lambda entry: -entry[0])
-        return [pipeline for _, pipeline in ranked[:count]]
+        ranked = sorted(self._pipelines.values(), key=lambda p: -self.ladder.share(p))
+        return ranked[:count]
 
 
 def candidates(

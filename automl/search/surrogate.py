@@ -8,7 +8,8 @@ improvement against cost (Snoek et al., "Practical Bayesian Optimization of Mach
 Learning Algorithms", NeurIPS 2012, EI per second; here per square root of a second,
 which favours cheap pipelines less blindly)::
 
-    target       <- the share of all results that a result beats, failures as the worst
+    target       <- the share of the pipelines that a result beats (see Ladder: by
+                    fidelity, then score), failures none
     prior        <- mean target of the pipeline's classifier, shrunk to one half
     mean, spread <- prior + forest over (encoding, fidelity -> target - prior)
     cost         <- forest over (encoding, fidelity -> log evaluation time)
@@ -44,6 +45,7 @@ from automl.evaluation import FULL, Fidelity
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Trial
 from automl.metrics import Metric
+from automl.search.base import Ladder
 
 #: Successful trials the model needs before its predictions are used.
 MIN_OBSERVATIONS = 8
@@ -68,7 +70,7 @@ class Surrogate:
         self._fitted_on = 0
         self._fitted_X = np.empty((0, 0))
         self._score_model: RandomForestRegressor | None = None
-        self._sorted_objectives = np.empty(0)
+        self._ladder = Ladder(metric)
         self._prior: dict[str, float] = {}
         self._cost_model: RandomForestRegressor | None = None
         self._best = -np.inf
@@ -79,18 +81,13 @@ class Surrogate:
 
     def tell(self, trial: Trial) -> None:
         self._trials.append(trial)
+        self._ladder.tell(trial)
 
     def predict(self, pipelines: Sequence[PipelineSpec]) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and spread, at full fidelity, of the share of the results so far that each
-        pipeline would beat (see :meth:`share_beaten`)."""
+        """Mean and spread of the share of the pipelines so far that each pipeline would
+        beat evaluated in full (the scale of :meth:`Ladder.share`)."""
         self._refit_if_stale()
         return self._predicted_share(pipelines, self._at_full_fidelity(pipelines))
-
-    def share_beaten(self, objectives: np.ndarray) -> np.ndarray:
-        """The share of the results the model learnt from that each objective beats, a
-        tie counting half: the scale of :meth:`predict`."""
-        self._refit_if_stale()
-        return _share_beaten(objectives, self._sorted_objectives)
 
     def acquisition(self, pipelines: Sequence[PipelineSpec]) -> np.ndarray:
         """Expected improvement over the best result's share beaten, per square root of a
@@ -123,14 +120,8 @@ class Surrogate:
             _REFIT_MIN_NEW, _REFIT_GROWTH * self._fitted_on
         ):
             return
-        objective = np.array(
-            [self.metric.objective(t.score) if t.ok else np.nan for t in self._trials]
-        )
-        worst = np.nanmin(objective)
-        objective = np.where(np.isnan(objective), worst, objective)  # failures: the worst seen
         # Ranks, not raw scores: see "Why ranks" above.
-        self._sorted_objectives = np.sort(objective)
-        target = _share_beaten(objective, self._sorted_objectives)
+        target = np.array([self._ladder.result_share(t) for t in self._trials])
         self._best = target.max()
         pipelines = [t.pipeline for t in self._trials]
         self._prior = _shrunk_means([p.classifier.name for p in pipelines], target)
@@ -165,12 +156,6 @@ def _shrunk_means(groups: Sequence[str], values: np.ndarray) -> dict[str, float]
                      / (np.sum(groups == group) + _PRIOR_WEIGHT))
         for group in set(groups)
     }  # fmt: skip
-
-
-def _share_beaten(values: np.ndarray, ascending: np.ndarray) -> np.ndarray:
-    below = np.searchsorted(ascending, values, side="left")
-    at_most = np.searchsorted(ascending, values, side="right")
-    return (below + at_most) / (2 * len(ascending))
 
 
 def _per_tree_predictions(forest: RandomForestRegressor, X: np.ndarray) -> np.ndarray:
