@@ -81,10 +81,9 @@ class Ladder:
 
     A pipeline stands by its latest successful result: first by the fidelity that result
     reached, then by its score. Successive halving moves a pipeline up only when it beats
-    most of its rung, and scores at different fidelities never compete as equals: a
-    cheap look can flatter every pipeline (one repeat of a small dataset's CV) or
-    undersell it (a third of the rows), and a pipeline must not fall, or rise, for
-    being promoted.
+    most of its rung, so it stands above those left below; and scores at different
+    fidelities never compete as equals: a cheap look can flatter every pipeline (one
+    repeat of a small dataset's CV) or undersell it (a third of the rows).
     """
 
     def __init__(self, metric: Metric):
