@@ -17,7 +17,7 @@ unscreened, so that where the model is wrong the search still finds out::
             propose children[0]
         else:
             propose the first child predicted >= the population's median standing,
-            or, if none is, the child of highest predicted score
+            or, if none is, the child of highest predicted standing
     on each result: tell the evolution and the surrogate
 
 Why a filter: the roles that let the surrogate choose (the child of highest predicted
