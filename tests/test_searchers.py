@@ -17,7 +17,7 @@ from automl.evaluation import FULL, Fidelity
 from automl.history import Trial
 from automl.metrics import get_metric
 from automl.search import SEARCHERS
-from automl.search.local import Standings
+from automl.search.base import Ladder
 from automl.search.surrogate import Surrogate
 from tests.helpers import mixed_frame
 
@@ -195,16 +195,16 @@ def test_the_surrogate_pays_for_improvement_per_square_root_of_a_second():
 
 
 def test_a_promoted_pipeline_leads_once_with_its_result_on_more_rows():
-    standings = Standings(METRIC)
+    ladder = Ladder(METRIC)
     booster, forest, other_forest = _one_each("lightgbm", "random_forest", "extra_trees")
     low = Fidelity(folds=1 / 3)
     results = [(booster, 0.20, low), (forest, 0.30, low), (other_forest, 0.25, low),
                (booster, 0.40, FULL)]  # fmt: skip
     for number, (pipeline, loss, fidelity) in enumerate(results):
-        standings.tell(Trial(number, pipeline, "t", "ok", score=loss, fidelity=fidelity))
+        ladder.tell(Trial(number, pipeline, "t", "ok", score=loss, fidelity=fidelity))
     # Its full evaluation stands above every cheap look, whatever the scores.
-    assert standings.leaders() == [booster, other_forest, forest]
-    assert standings.leaders(count=2) == [booster, other_forest]
+    assert ladder.leaders(3) == [booster, other_forest, forest]
+    assert ladder.leaders(2) == [booster, other_forest]
 
 
 def test_evolution_keeps_a_promoted_pipeline_over_cheap_looks_that_score_better():
@@ -223,12 +223,12 @@ def test_evolution_keeps_a_promoted_pipeline_over_cheap_looks_that_score_better(
 
 
 def test_a_failure_leaves_the_standings_unchanged():
-    standings = Standings(METRIC)
+    ladder = Ladder(METRIC)
     first, second = _all_samples()[:2]
     for number, (pipeline, loss) in enumerate([(first, 0.5), (second, 0.3)]):
-        standings.tell(Trial(number, pipeline, "t", "ok", score=loss))
-    standings.tell(Trial(2, first, "t", "failed"))
-    assert standings.leaders() == [second, first]
+        ladder.tell(Trial(number, pipeline, "t", "ok", score=loss))
+    ladder.tell(Trial(2, first, "t", "failed"))
+    assert ladder.leaders(2) == [second, first]
 
 
 def _all_samples() -> list:

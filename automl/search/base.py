@@ -88,17 +88,24 @@ class Ladder:
 
     def __init__(self, metric: Metric):
         self.metric = metric
-        self._latest: dict[str, tuple[float, float]] = {}
+        self._latest: dict[str, tuple[tuple[float, float], PipelineSpec]] = {}
         self._ascending: list[tuple[float, float]] = []
 
     def tell(self, trial: Trial) -> None:
         if trial.ok:
-            self._latest[trial.pipeline.key] = self._standing(trial)
-            self._ascending = sorted(self._latest.values())
+            # Latest last: a promoted pipeline counts once, with its result on more rows.
+            self._latest.pop(trial.pipeline.key, None)
+            self._latest[trial.pipeline.key] = (self._standing(trial), trial.pipeline)
+            self._ascending = sorted(standing for standing, _ in self._latest.values())
 
     def share(self, pipeline: PipelineSpec) -> float:
         """The share of the pipelines that ``pipeline``, evaluated before, beats."""
-        return self._share_beaten(self._latest[pipeline.key])
+        return self._share_beaten(self._latest[pipeline.key][0])
+
+    def leaders(self, count: int) -> list[PipelineSpec]:
+        """The ``count`` best pipelines, best first; the earlier result first at ties."""
+        ranked = sorted(self._latest.values(), key=lambda entry: entry[0], reverse=True)
+        return [pipeline for _, pipeline in ranked[:count]]
 
     def result_share(self, trial: Trial) -> float:
         """The share of the pipelines that ``trial``'s result would beat were it its

@@ -21,8 +21,8 @@ import numpy as np
 from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
-from automl.search.base import Novelty, opening_proposal, random_proposal
-from automl.search.local import Standings, candidates
+from automl.search.base import Ladder, Novelty, opening_proposal, random_proposal
+from automl.search.local import LOCAL_PARENTS, candidates
 from automl.search.surrogate import Surrogate
 
 
@@ -42,7 +42,7 @@ class BayesSearch:
         self.random_share = random_share
         self.surrogate = Surrogate(grammar, metric, random_state=random_state)
         self.novelty = Novelty(seeds)
-        self.standings = Standings(metric)
+        self.ladder = Ladder(metric)
         self._rng = np.random.default_rng(random_state)
 
     def ask(self) -> Proposal | None:
@@ -53,7 +53,7 @@ class BayesSearch:
             return opening
         if self._rng.random() < self.random_share:
             return random_proposal(self.grammar, self.novelty, self._rng)
-        pool = candidates(self.grammar, self.standings.leaders(), self._rng)
+        pool = candidates(self.grammar, self.ladder.leaders(LOCAL_PARENTS), self._rng)
         pool = [c for c in pool if self.novelty.is_new(c)]
         if not pool:
             return random_proposal(self.grammar, self.novelty, self._rng)
@@ -63,4 +63,4 @@ class BayesSearch:
 
     def tell(self, trial: Trial) -> None:
         self.surrogate.tell(trial)
-        self.standings.tell(trial)
+        self.ladder.tell(trial)

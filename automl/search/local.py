@@ -12,35 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from automl.grammar import Grammar, PipelineSpec
-from automl.history import Trial
-from automl.metrics import Metric
-from automl.search.base import Ladder
 from automl.search.variation import mutate
 
 RANDOM_CANDIDATES = 100
 #: The best pipelines so far whose mutations are candidates.
 LOCAL_PARENTS = 10
 MUTATIONS_PER_PARENT = 10
-
-
-class Standings:
-    """The pipelines evaluated so far, for the best of them (by :class:`Ladder`)."""
-
-    def __init__(self, metric: Metric):
-        self.ladder = Ladder(metric)
-        self._pipelines: dict[str, PipelineSpec] = {}
-
-    def tell(self, trial: Trial) -> None:
-        self.ladder.tell(trial)
-        if trial.ok:
-            # Latest last: a promoted pipeline counts once, with its result on more rows.
-            self._pipelines.pop(trial.pipeline.key, None)
-            self._pipelines[trial.pipeline.key] = trial.pipeline
-
-    def leaders(self, count: int = LOCAL_PARENTS) -> list[PipelineSpec]:
-        """The ``count`` best pipelines, best first; the earlier result first at ties."""
-        ranked = sorted(self._pipelines.values(), key=lambda p: -self.ladder.share(p))
-        return ranked[:count]
 
 
 def candidates(
