@@ -8,10 +8,15 @@ one it predicts to stand at least at the population's median: surrogate-assisted
 pre-selection (Jin, "Surrogate-assisted evolutionary computation: Recent advances and
 future challenges", Swarm and Evolutionary Computation 2011) as a filter, not a
 ranking. With probability ``random_share`` the first child bred is evaluated
-unscreened, so that where the model is wrong the search still finds out::
+unscreened, so that where the model is wrong the search still finds out. With
+probability ``refine_share`` the step is a local Bayesian refinement of the leader's
+numeric hyperparameters instead (:mod:`automl.search.refine`), once its shape has
+results enough::
 
     propose the seeds, then random pipelines until the population is filled
     loop:
+        if random draw < refine_share and the refinement has a proposal:
+            propose it
         children <- evolution.breed(offspring)
         if random draw < random_share or the surrogate is not ready:
             propose children[0]
@@ -40,6 +45,7 @@ from automl.grammar import Grammar, PipelineSpec
 from automl.history import Proposal, Trial
 from automl.metrics import Metric
 from automl.search.evolution import EvolutionSearch
+from automl.search.refine import Refinement
 from automl.search.surrogate import Surrogate
 
 
@@ -54,17 +60,23 @@ class HybridSearch:
         seeds: Sequence[PipelineSpec] = (),
         offspring: int = 5,
         random_share: float = 0.2,
+        refine_share: float = 0.25,
         random_state: int = 0,
     ):
         self.evolution = EvolutionSearch(grammar, metric, seeds=seeds, random_state=random_state)
         self.surrogate = Surrogate(grammar, metric, random_state=random_state)
+        self.refinement = Refinement(grammar, metric, random_state=random_state)
         self.offspring = offspring
         self.random_share = random_share
+        self.refine_share = refine_share
         self._rng = np.random.default_rng(random_state + 1)
 
     def ask(self) -> Proposal | None:
         if (proposal := self.evolution.initial()) is not None:
             return proposal
+        if self._rng.random() < self.refine_share and (refined := self._refined()) is not None:
+            self.evolution.mark_proposed(refined)
+            return Proposal(refined, "refine")
         children = self.evolution.breed(self.offspring)
         if not children:
             return None
@@ -78,6 +90,13 @@ class HybridSearch:
     def tell(self, trial: Trial) -> None:
         self.evolution.tell(trial)
         self.surrogate.tell(trial)
+        self.refinement.tell(trial)
+
+    def _refined(self) -> PipelineSpec | None:
+        leaders = self.evolution.ladder.leaders(1)
+        if not leaders:
+            return None
+        return self.refinement.propose(leaders[0], self.evolution.novelty.is_new)
 
     def _first_promising(self, children: list[PipelineSpec]) -> PipelineSpec:
         """The first child predicted to stand at least at the population's median, else the

@@ -72,7 +72,7 @@ def _mix(first: Step, second: Step, grammar: Grammar, rng: np.random.Generator) 
 
 
 def _step_hyperparameter(spec: PipelineSpec, grammar: Grammar, rng) -> PipelineSpec | None:
-    tunable = [(slot, i, step) for slot, i, step in _positions(spec) if step.params]
+    tunable = [(slot, i, step) for slot, i, step in positions(spec) if step.params]
     if not tunable:
         return None
     # The classifier's hyperparameters matter most: it gets half of the steps.
@@ -88,19 +88,19 @@ def _step_hyperparameter(spec: PipelineSpec, grammar: Grammar, rng) -> PipelineS
         params[hp.name] = others[rng.integers(len(others))] if others else params[hp.name]
     else:
         params[hp.name] = hp.from_unit(hp.to_unit(params[hp.name]) + rng.normal(0, STEP_SCALE))
-    return _with_step(spec, slot, index, grammar.complete_step(step.name, params))
+    return with_step(spec, slot, index, grammar.complete_step(step.name, params))
 
 
 def _replace_component(spec: PipelineSpec, grammar: Grammar, rng) -> PipelineSpec | None:
     choices = [
-        (slot, i, step) for slot, i, step in _positions(spec) if len(grammar.options(slot)) > 1
+        (slot, i, step) for slot, i, step in positions(spec) if len(grammar.options(slot)) > 1
     ]
     if not choices:
         return None
     slot, index, step = choices[rng.integers(len(choices))]
     others = [name for name in grammar.options(slot) if name != step.name]
     name = others[rng.integers(len(others))]
-    return _with_step(spec, slot, index, grammar.sample_step(slot, rng, name))
+    return with_step(spec, slot, index, grammar.sample_step(slot, rng, name))
 
 
 def _insert_feature(spec: PipelineSpec, grammar: Grammar, rng) -> PipelineSpec | None:
@@ -119,17 +119,18 @@ def _remove_feature(spec: PipelineSpec, grammar: Grammar, rng) -> PipelineSpec:
     return dataclasses.replace(spec, features=features)
 
 
-def _positions(spec: PipelineSpec) -> list[tuple[str, int, Step]]:
+def positions(spec: PipelineSpec) -> list[tuple[str, int, Step]]:
     """Every ``(slot, index, step)``; the index counts within the features slot."""
-    positions, feature_index = [], 0
+    found, feature_index = [], 0
     for slot, step in spec.steps():
         index = feature_index if slot == "features" else 0
         feature_index += slot == "features"
-        positions.append((slot, index, step))
-    return positions
+        found.append((slot, index, step))
+    return found
 
 
-def _with_step(spec: PipelineSpec, slot: str, index: int, step: Step) -> PipelineSpec:
+def with_step(spec: PipelineSpec, slot: str, index: int, step: Step) -> PipelineSpec:
+    """``spec`` with ``step`` at ``(slot, index)`` (see :func:`positions`)."""
     if slot != "features":
         return dataclasses.replace(spec, **{slot: step})
     features = (*spec.features[:index], step, *spec.features[index + 1 :])
