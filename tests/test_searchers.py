@@ -102,9 +102,10 @@ def test_each_part_alone_improves_on_its_first_proposals(name):
 def test_the_hybrid_uses_the_surrogate_once_it_has_data():
     origins = [t.origin for t in run("hybrid", 60)]
     assert origins[:3] == ["seed"] * 3
-    # Random pipelines fill the first population; then children, screened or not.
-    assert {"random", "hybrid", "evolution"} <= set(origins)
-    assert set(origins[origins.index("hybrid") :]) <= {"hybrid", "evolution"}
+    # Random pipelines fill the first population; then children, screened or not, and
+    # refinements of the leader.
+    assert {"random", "hybrid", "evolution", "refine"} <= set(origins)
+    assert set(origins[origins.index("hybrid") :]) <= {"hybrid", "evolution", "refine"}
 
 
 def test_the_hybrid_screens_out_children_the_surrogate_expects_to_be_poor():
