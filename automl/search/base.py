@@ -93,7 +93,8 @@ class Ladder:
 
     def tell(self, trial: Trial) -> None:
         if trial.ok:
-            # Latest last: a promoted pipeline counts once, with its result on more rows.
+            # Latest last, so that at equal standing the earlier result leads; a promoted
+            # pipeline counts once, with its result on more rows.
             self._latest.pop(trial.pipeline.key, None)
             self._latest[trial.pipeline.key] = (self._standing(trial), trial.pipeline)
             self._ascending = sorted(standing for standing, _ in self._latest.values())
