@@ -87,7 +87,8 @@ class Refinement:
         dimensions = self._dimensions(leader)
         if not dimensions:
             return None
-        candidates = self._candidates(_units(leader, dimensions))
+        centre = _units(leader, dimensions)
+        candidates = self._candidates(centre)
         by_fidelity = self._results.get(self._shape(leader), {})
         # The fidelity with the most results; the dearer one at ties.
         results = max(by_fidelity.items(), key=lambda item: (len(item[1]), item[0].cost),
@@ -100,7 +101,7 @@ class Refinement:
             # A dimension the results never varied is kept at the leader's value: the
             # process knows nothing of it, and its uncertainty would draw every choice.
             varied = np.ptp(X, axis=0) > 0
-            candidates[:, ~varied] = _units(leader, dimensions)[~varied]
+            candidates[:, ~varied] = centre[~varied]
             process = _fitted_process(X[:, varied], y)
             mean, spread = process.predict(candidates[:, varied], return_std=True)
             order = np.argsort(-expected_improvement(mean, spread, y.max()))
