@@ -59,8 +59,10 @@ def test_results_of_another_shape_or_fidelity_do_not_count():
     told(refinement, [0.1, 0.3, 0.5, 0.7], class_weight="balanced")
     told(refinement, [0.15, 0.35, 0.55, 0.65], fidelity=Fidelity(folds=1 / 3))
     (leader,) = told(refinement, [0.9])
-    # Four results at each fidelity of the leader's shape, fewer than the GP needs: a
-    # proposal is a step from the leader (0.9), not the process's choice near 0.75.
+    # The leader's shape has four results at the lower fidelity and one (the leader) at
+    # the full one, where the other shape's four do not count: fewer than the GP needs at
+    # either, so a proposal is a step from the leader (0.9), not the process's choice
+    # near 0.75.
     assert MIN_RESULTS == 5
     proposals = [refinement.propose(leader, lambda pipeline: True) for _ in range(20)]
     near_leader = [abs(C.to_unit(p.classifier.kwargs["C"]) - 0.9) < 0.05 for p in proposals]
