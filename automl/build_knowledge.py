@@ -199,7 +199,7 @@ def search_dataset(datasets_dir, name: str, *, n_jobs: int, scale: float) -> dic
 
 
 def _distinct_best(history: History, n: int) -> list[Trial]:
-    """The ``n`` best fully evaluated trials, one per classifier: variety helps a warm start."""
+    """The ``n`` best trials of the ranking, one per classifier: variety helps a warm start."""
     best, classifiers = [], set()
     for trial in history.ranked():
         if trial.pipeline.classifier.name not in classifiers:

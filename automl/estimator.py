@@ -248,13 +248,16 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         def time_left() -> float:
             return budget.time_left(clock())
 
+        def stand_in(fold_model):
+            return _with_labels(fold_model, data)
+
         bagging = len(runner.folds) > 1
         candidates = [t for t in history.ranked() if t.models or not bagging]
         chosen = selector(candidates)
         model = bagging and bagged_ensemble(chosen, data.X, data.y, data.profile.n_classes)
         refitted = {}
         if not model and len(chosen) > 1:
-            members = refit_ensemble(runner, chosen, time_left, n_jobs=n_jobs)
+            members = refit_ensemble(runner, chosen, time_left, n_jobs=n_jobs, stand_in=stand_in)
             if members:
                 chosen = [(trial, weight) for trial, _, weight in members]
                 refitted = {id(trial): fitted for trial, fitted, _ in members}
@@ -267,7 +270,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 runner,
                 history,
                 lambda: time_left() + budget.grace,
-                stand_in=lambda fold_model: _with_labels(fold_model, data),
+                stand_in=stand_in,
             )
         if not model:
             return pipeline, [(best.pipeline, 1.0)], best, pipeline

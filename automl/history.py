@@ -93,15 +93,26 @@ class Trial:
 
 
 def rank(trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True) -> list[Trial]:
-    """Successful ``trials`` at the highest fidelity reached, best first; ties go to the
-    faster, or with ``prefer_faster=False`` to the earlier.
+    """Successful ``trials`` validated on the most folds, one per pipeline (its highest
+    fidelity), best first; ties go to the faster, or with ``prefer_faster=False`` to the
+    earlier.
 
-    Scores at a lower fidelity (fewer rows or folds) never compete with these.
+    Trials validated on the same folds compete, whatever share of the training rows
+    they fitted on: a score from fewer rows undersells its pipeline, whose refit on all
+    rows does better. At 10 s on letter the search had time to fit LightGBM on a third
+    of the rows only (log loss 0.34) and chose a logistic regression (0.93) that had
+    reached all of them. Scores on fewer folds never compete with those on more: one
+    repeat of a small dataset's cross-validation, or one fold, can flatter.
     """
     successful = [t for t in trials if t.ok]
-    top = max((t.fidelity.cost for t in successful), default=1.0)
+    most_folds = max((t.fidelity.folds for t in successful), default=1.0)
+    competing = [t for t in successful if t.fidelity.folds == most_folds]
+    most_rows: dict[str, float] = {}
+    for trial in competing:
+        key = trial.pipeline.key
+        most_rows[key] = max(most_rows.get(key, 0.0), trial.fidelity.rows)
     return sorted(
-        (t for t in successful if t.fidelity.cost == top),
+        (t for t in competing if t.fidelity.rows == most_rows[t.pipeline.key]),
         key=lambda t: (-metric.objective(t.score), t.fit_time if prefer_faster else t.number),
     )
 
@@ -167,7 +178,7 @@ class History:
                 self.trials[index] = dataclasses.replace(trial, oof_proba=None)
 
     def ranked(self) -> list[Trial]:
-        """Successful trials at the highest fidelity reached, best first (:func:`rank`)."""
+        """Successful trials validated on the most folds, best first (:func:`rank`)."""
         return rank(self.trials, self.metric, prefer_faster=self.prefer_faster)
 
     def best(self) -> Trial | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from automl.history import History, Trial
 from automl.runner import EvaluationRunner
 from automl.search.loop import refit_estimate
@@ -21,16 +19,18 @@ def refit_best(
     time_left: Callable[[], float],
     stand_in: Callable[[object], object | None] = lambda model: None,
 ) -> tuple[Trial, object]:
-    """Refit the best trial whose expected refit time fits in ``time_left()``.
+    """The best trial that can be delivered in ``time_left()``, and its final model.
 
     ``time_left`` includes whatever overrun the budget allows for this last step.
 
-    When none is expected to fit, the best trial that kept its fold model (large
-    data) is used as it is, through ``stand_in`` (which makes it the model users get,
-    or returns None if it cannot be); failing that, the fastest one is refitted
-    anyway. When every refit tried fails (a time limit on a busy machine), that fold
-    model stands in too. Either way with a warning: a model a little worse, or a
-    little late, beats no model.
+    In rank order, a trial is refitted on all rows when its refit is expected to fit
+    in the time left; otherwise, if it kept its fold model (large data), that model is
+    used as it is, through ``stand_in`` (which makes it the model users get, or returns
+    None if it cannot be), with a warning. Its score was measured on the same
+    validation rows as every other trial's, so it beats a refit of a pipeline ranked
+    below it. When no trial can be delivered so, the fastest is refitted anyway, with a
+    warning; when the refits tried fail (a time limit on a busy machine), the best fold
+    model stands in. A model a little worse, or a little late, beats no model.
 
     Raises
     ------
@@ -40,35 +40,41 @@ def refit_best(
     ranked = history.ranked()
     if not ranked:
         raise RuntimeError(_all_failed_message(history))
-    fitting = [t for t in ranked if refit_estimate(t, runner.folds) <= time_left()]
-    forced = not fitting
-    if forced:
-        found = _fold_model(ranked, stand_in, runner.folds, "would not fit in the time left")
-        if found is not None:
+    errors: list[str] = []
+    for trial in ranked:
+        if refit_estimate(trial, runner.folds) <= time_left():
+            if len(errors) == _MAX_ATTEMPTS or (errors and time_left() <= 0):
+                break  # another attempt would overrun the budget
+            outcome = runner.refit(trial.pipeline, time_limit=time_left())
+            if outcome.status == "ok":
+                return trial, outcome.value
+            errors.append(_refit_error(trial, outcome))
+        elif found := _fold_model(
+            [trial], stand_in, runner.folds, "would not fit in the time left"
+        ):
             return found
-        fitting = [min(ranked, key=lambda t: refit_estimate(t, runner.folds))]
+    if not errors:  # none fits, none kept a fold model: the fastest, late
+        fastest = min(ranked, key=lambda t: refit_estimate(t, runner.folds))
         warnings.warn(
             "No pipeline is expected to refit in the time left; refitting the fastest "
-            f"({fitting[0].pipeline.describe()}), which may overrun the time budget.",
+            f"({fastest.pipeline.describe()}), which may overrun the time budget.",
             UserWarning,
             stacklevel=3,
         )
-    errors = []
-    for trial in fitting[:_MAX_ATTEMPTS]:
-        if errors and time_left() <= 0:
-            break  # another attempt would overrun the budget
-        limit = (
-            max(time_left(), 2.0 * refit_estimate(trial, runner.folds)) if forced else time_left()
-        )
-        outcome = runner.refit(trial.pipeline, time_limit=limit)
+        limit = max(time_left(), 2.0 * refit_estimate(fastest, runner.folds))
+        outcome = runner.refit(fastest.pipeline, time_limit=limit)
         if outcome.status == "ok":
-            return trial, outcome.value
-        reason = (outcome.error or "no reason").splitlines()[0]
-        errors.append(f"{trial.pipeline.describe()}: {outcome.status}: {reason}")
+            return fastest, outcome.value
+        errors.append(_refit_error(fastest, outcome))
     found = _fold_model(ranked, stand_in, runner.folds, f"failed ({errors[0]})")
     if found is not None:
         return found
     raise RuntimeError("Refitting the best pipelines on all rows failed:\n" + "\n".join(errors))
+
+
+def _refit_error(trial: Trial, outcome) -> str:
+    reason = (outcome.error or "no reason").splitlines()[0]
+    return f"{trial.pipeline.describe()}: {outcome.status}: {reason}"
 
 
 def _fold_model(ranked, stand_in, folds, why: str) -> tuple[Trial, object] | None:
@@ -108,33 +114,48 @@ def refit_ensemble(
     time_left: Callable[[], float],
     *,
     n_jobs: int,
+    stand_in: Callable[[object], object | None] = lambda model: None,
 ) -> list[tuple[Trial, object, float]]:
-    """Refit the ensemble's members on all rows, ``n_jobs`` at a time, in the time left.
+    """The ensemble's members refitted on all rows, ``n_jobs`` at a time, in the time left.
 
-    Members are refitted heaviest first; one that is not expected to fit in the time
-    left, or fails, is left out with a warning and the others' weights grow to make
-    up for it. Returns ``(trial, fitted pipeline, weight)`` of the refitted members,
-    heaviest first (empty if none could be refitted).
+    Members are refitted heaviest first, each that is expected to fit in what the
+    refits before it leave. One that is not, or fails, votes with its fold model
+    through ``stand_in`` (as in :func:`refit_best`): on large data the ensemble was
+    chosen on those very models' predictions. One with no fold model is left out with
+    a warning, and the others' weights grow to make up for it. Returns ``(trial, model,
+    weight)`` of the members, heaviest first (empty if none could be delivered).
     """
     ranked = sorted(members, key=lambda member: -member[1])
-    expected = np.cumsum([refit_estimate(t, runner.folds) for t, _ in ranked]) / n_jobs
-    fitting = [member for member, seconds in zip(ranked, expected, strict=True)
-               if seconds <= time_left()]  # fmt: skip
+    planned, seconds = [], 0.0
+    for trial, _ in ranked:
+        expected = refit_estimate(trial, runner.folds) / n_jobs
+        if seconds + expected <= time_left():
+            planned.append(trial)
+            seconds += expected
     outcomes = runner.refit_all(
-        [trial.pipeline for trial, _ in fitting], n_jobs=n_jobs, time_limit=time_left
+        [trial.pipeline for trial in planned], n_jobs=n_jobs, time_limit=time_left
     )
-    refitted = [
-        (trial, outcome.value, weight)
-        for (trial, weight), outcome in zip(fitting, outcomes, strict=True)
+    refitted = {
+        id(trial): outcome.value
+        for trial, outcome in zip(planned, outcomes, strict=True)
         if outcome is not None and outcome.status == "ok"
-    ]
-    left_out = len(members) - len(refitted)
-    if left_out and refitted:
+    }
+    delivered, stood_in = [], 0
+    for trial, weight in ranked:
+        model = refitted.get(id(trial))
+        if model is None and trial.models:
+            model = stand_in(trial.models[0])
+            stood_in += model is not None
+        if model is not None:
+            delivered.append((trial, model, weight))
+    left_out = len(members) - len(delivered)
+    if (left_out or stood_in) and delivered:
         warnings.warn(
-            f"{left_out} of the {len(members)} ensemble members could not be refitted in the "
-            "time left and were left out; a larger time_budget keeps them.",
+            f"{left_out + stood_in} of the {len(members)} ensemble members could not be "
+            f"refitted on all rows in the time left: {stood_in} vote with the model fitted "
+            f"during the search, {left_out} were left out. A larger time_budget refits them.",
             UserWarning,
             stacklevel=3,
         )
-    total = sum(weight for _, _, weight in refitted)
-    return [(trial, model, weight / total) for trial, model, weight in refitted]
+    total = sum(weight for _, _, weight in delivered)
+    return [(trial, model, weight / total) for trial, model, weight in delivered]

@@ -152,17 +152,25 @@ def test_of_copies_of_a_model_only_the_cheapest_moves_up():
     assert {p.pipeline for p in promoted[:2]} == {copy, variant}
 
 
-def test_the_best_is_chosen_among_the_highest_fidelity_only():
+def test_trials_on_fewer_rows_compete_each_pipeline_once_but_not_those_on_fewer_folds():
     history = History(METRIC)
-    specs = [GRAMMAR.sample(np.random.default_rng(i)) for i in range(3)]
-    third = Fidelity(rows=1 / 3)
-    history.add(Trial(0, specs[0], "t", "ok", score=0.99, fidelity=third, fit_time=1.0))
-    history.add(Trial(1, specs[1], "t", "ok", score=0.80, fit_time=1.0))
-    history.add(Trial(2, specs[2], "t", "ok", score=0.85, fit_time=1.0))
-    assert [t.score for t in history.ranked()] == [0.85, 0.80]
+    specs = [GRAMMAR.sample(np.random.default_rng(i)) for i in range(4)]
+    third, one_fold = Fidelity(rows=1 / 3), Fidelity(folds=1 / 5)
+    for number, (spec, score, fidelity) in enumerate([
+        (specs[0], 0.99, third),  # validated on every fold: it competes
+        (specs[1], 0.70, third),  # promoted below: its result on all rows counts
+        (specs[1], 0.80, FULL),
+        (specs[2], 0.85, FULL),
+        (specs[3], 0.999, one_fold),  # one fold can flatter: it never competes
+    ]):  # fmt: skip
+        history.add(Trial(number, spec, "t", "ok", score=score, fidelity=fidelity, fit_time=1.0))
+    assert [t.score for t in history.ranked()] == [0.99, 0.85, 0.80]
     board = history.leaderboard()
-    assert list(board["fidelity"]) == ["full", "full", "0.33 rows"]
-    assert board["rank"].isna().tolist() == [False, False, True]
+    assert list(board["fidelity"]) == ["0.33 rows", "full", "full", "0.33 rows", "0.2 folds"]
+    assert board["rank"].isna().tolist() == [False, False, False, True, True]
+    only_a_first_look = History(METRIC)
+    only_a_first_look.add(Trial(0, specs[3], "t", "ok", score=0.9, fidelity=one_fold))
+    assert only_a_first_look.best().pipeline == specs[3]
 
 
 def test_large_data_is_searched_on_subsamples_first():

@@ -23,7 +23,7 @@ from automl.evaluation import Dataset, Folds, make_folds
 from automl.grammar import Component, Grammar, PipelineSpec, Step
 from automl.history import History, Proposal, Trial, ensemble_candidates
 from automl.metrics import get_metric
-from automl.refit import _all_failed_message, refit_best
+from automl.refit import _all_failed_message, refit_best, refit_ensemble
 from automl.runner import EvaluationRunner
 from automl.search.loop import (
     ENSEMBLE_MAX_SHARE,
@@ -278,6 +278,54 @@ def test_on_large_data_the_fold_model_stands_in_when_a_refit_would_not_fit():
     assert best is history.best()
     assert set(model.predict(X[:50])) <= {"yes", "no"}
     assert (model.predict(X) == labels).mean() > 0.8
+
+
+def _dear_and_cheap_on_large_data():
+    """``X, labels, dataset, grammar, history, dear, cheap``: a random forest that
+    outscores naive Bayes and costs far more to refit, each with its fold model."""
+    X, labels, profile, dataset = _large_data()
+    grammar = default_grammar(profile)
+    seeds = [grammar.default_pipeline(name) for name in ("random_forest", "gaussian_nb")]
+    history, _ = _search(grammar, dataset, seeds, max_evals=2)
+    dear, cheap = history.ranked()
+    assert dear.pipeline.classifier.name == "random_forest" and dear.models
+    assert refit_estimate(dear, dataset.folds) > 10 * refit_estimate(cheap, dataset.folds)
+    return X, labels, dataset, grammar, history, dear, cheap
+
+
+def _between(dear, cheap, folds) -> float:
+    """Seconds enough to refit ``cheap``, not ``dear``."""
+    return (refit_estimate(dear, folds) * refit_estimate(cheap, folds)) ** 0.5
+
+
+def test_on_large_data_the_best_fold_model_stands_in_before_a_worse_pipeline_is_refitted():
+    X, labels, dataset, grammar, history, dear, cheap = _dear_and_cheap_on_large_data()
+    seconds = _between(dear, cheap, dataset.folds)
+    best, model = _refit_with_fold_model(
+        grammar, dataset, history, X, labels, lambda: seconds, "would not fit"
+    )
+    assert best is dear
+    assert (model.predict(X) == labels).mean() > 0.8
+
+
+def test_ensemble_members_too_dear_to_refit_vote_with_their_fold_models():
+    X, labels, dataset, grammar, _history, dear, cheap = _dear_and_cheap_on_large_data()
+    seconds = _between(dear, cheap, dataset.folds)
+    metric = get_metric("roc_auc", 2)
+    with WorkerPool() as pool:
+        runner = EvaluationRunner(pool, dataset, grammar, metric, random_state=0,
+                                  clock=time.monotonic, start=0.0)  # fmt: skip
+        with pytest.warns(UserWarning, match="1 vote with the model fitted during the search"):
+            members = refit_ensemble(
+                runner, [(cheap, 0.25), (dear, 0.75)], lambda: seconds, n_jobs=1,
+                stand_in=lambda fold_model: voting_ensemble([(fold_model, 1.0)], X, labels),
+            )  # fmt: skip
+    assert [(trial, weight) for trial, _, weight in members] == [(dear, 0.75), (cheap, 0.25)]
+    stood_in, refitted = (model for _, model, _ in members)
+    assert stood_in.estimators[0][1].estimator is dear.models[0]  # the fold model, frozen
+    assert set(refitted.classes_) == {"yes", "no"}  # fitted on all rows, with the labels
+    vote = voting_ensemble([(model, weight) for _, model, weight in members], X, labels)
+    assert (vote.predict(X) == labels).mean() > 0.8
 
 
 class NoRefitClassifier(ClassifierMixin, BaseEstimator):
