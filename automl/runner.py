@@ -10,7 +10,6 @@ import numpy as np
 
 from automl.checkpoint import Journal
 from automl.evaluation import (
-    FULL,
     Dataset,
     FoldScores,
     cross_validate,
@@ -93,9 +92,10 @@ class EvaluationRunner:
             )
             return
         estimator = self.build(proposal.pipeline)
-        # Fold models of full evaluations make bagged ensembles; on large data (one
-        # holdout split) the fold model may also stand in for a refit.
-        keep = proposal.fidelity == FULL or len(self.folds) == 1
+        # Fold models of the trials that compete in the ranking (validated on every
+        # fold, whatever their share of rows) make bagged ensembles and may stand in
+        # for a refit.
+        keep = proposal.fidelity.every_fold
         done = proposal.reuses.fidelity.n_folds(len(self.folds)) if proposal.reuses else 0
         evaluate = functools.partial(cross_validate, keep_models=keep, first_fold=done)
         task = self.pool.submit(
@@ -189,8 +189,8 @@ class EvaluationRunner:
             score_std=float(np.std(fold_scores)),
             fold_scores=fold_scores,
             fit_time=scores.fit_time + (reused.fit_time if reused else 0.0),
-            # Only full evaluations may feed an ensemble: cheaper ones would leak memory.
-            oof_proba=scores.oof_proba if proposal.fidelity == FULL else None,
+            # Only those that compete may feed an ensemble: others would cost memory.
+            oof_proba=scores.oof_proba if proposal.fidelity.every_fold else None,
             models=scores.models,
             predictions_digest=predictions_digest(scores.oof_proba),
             **common,
