@@ -24,13 +24,13 @@ def refit_best(
     ``time_left`` includes whatever overrun the budget allows for this last step.
 
     In rank order, a trial is refitted on all rows when its refit is expected to fit
-    in the time left; otherwise, if it kept its fold model (large data), that model is
-    used as it is, through ``stand_in`` (which makes it the model users get, or returns
-    None if it cannot be), with a warning. Its score was measured on the same
-    validation rows as every other trial's, so it beats a refit of a pipeline ranked
-    below it. When no trial can be delivered so, the fastest is refitted anyway, with a
-    warning; when the refits tried fail (a time limit on a busy machine), the best fold
-    model stands in. A model a little worse, or a little late, beats no model.
+    in the time left; otherwise, if it kept its fold models, the first is used as it
+    is, through ``stand_in`` (which makes it the model users get, or returns None if it
+    cannot be), with a warning: measured on the rows every other trial was, it beats a
+    refit of a pipeline ranked below it. When no trial can be delivered so, the fastest
+    is refitted anyway, with a warning; when the refits tried fail (a time limit on a
+    busy machine), the best fold model stands in. A model a little worse, or a little
+    late, beats no model.
 
     Raises
     ------
