@@ -74,11 +74,6 @@ class Fidelity:
         """The share of a full evaluation's work."""
         return self.rows * self.folds
 
-    @property
-    def every_fold(self) -> bool:
-        """Validated on every fold: scored on the same rows as a full evaluation."""
-        return self.folds == 1.0
-
     def n_folds(self, total: int) -> int:
         return max(1, round(self.folds * total))
 

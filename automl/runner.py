@@ -10,6 +10,7 @@ import numpy as np
 
 from automl.checkpoint import Journal
 from automl.evaluation import (
+    FULL,
     Dataset,
     FoldScores,
     cross_validate,
@@ -92,10 +93,7 @@ class EvaluationRunner:
             )
             return
         estimator = self.build(proposal.pipeline)
-        # Fold models of the trials that compete in the ranking (validated on every
-        # fold, whatever their share of rows) make bagged ensembles and may stand in
-        # for a refit.
-        keep = proposal.fidelity.every_fold
+        keep = self._may_join_ensemble(proposal)
         done = proposal.reuses.fidelity.n_folds(len(self.folds)) if proposal.reuses else 0
         evaluate = functools.partial(cross_validate, keep_models=keep, first_fold=done)
         task = self.pool.submit(
@@ -125,6 +123,13 @@ class EvaluationRunner:
     def cancel(self) -> None:
         """Stop every running evaluation; they end as ``cancelled`` trials."""
         self.pool.cancel("cancelled")
+
+    def _may_join_ensemble(self, proposal: Proposal) -> bool:
+        """Whether the evaluation keeps its fold models and predictions, for an ensemble
+        and a stand-in: a full one (its fold models bagged on k-fold data), or on one
+        holdout split any, whose members are refitted on all rows. Bagged, the models of
+        a look at a share of the rows would stand for far fewer rows than a refit."""
+        return proposal.fidelity == FULL or len(self.folds) == 1
 
     def refit(self, pipeline: PipelineSpec, time_limit: float) -> Outcome:
         """Fit ``pipeline`` on all rows in a child process; the fitted model is the value."""
@@ -189,8 +194,7 @@ class EvaluationRunner:
             score_std=float(np.std(fold_scores)),
             fold_scores=fold_scores,
             fit_time=scores.fit_time + (reused.fit_time if reused else 0.0),
-            # Only those that compete may feed an ensemble: others would cost memory.
-            oof_proba=scores.oof_proba if proposal.fidelity.every_fold else None,
+            oof_proba=scores.oof_proba if self._may_join_ensemble(proposal) else None,
             models=scores.models,
             predictions_digest=predictions_digest(scores.oof_proba),
             **common,

@@ -115,8 +115,8 @@ def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():
     assert len(direct.models) == len(folds) and len(reusing.models) == len(folds) - 5
 
 
-def test_a_first_look_on_every_fold_keeps_its_fold_models_and_predictions_one_on_a_fold_none():
-    X, y = make_classification(1_500, 8, n_informative=4, random_state=0)
+def _first_look_on_a_third_of_the_rows(n_rows: int) -> Trial:
+    X, y = make_classification(n_rows, 8, n_informative=4, random_state=0)
     data = check_training_data(X, y)
     folds = make_folds(data.y_codes, cv=5, random_state=0)
     grammar = default_grammar(data.profile)
@@ -126,13 +126,17 @@ def test_a_first_look_on_every_fold_keeps_its_fold_models_and_predictions_one_on
         runner = EvaluationRunner(
             pool, dataset, grammar, METRIC, random_state=0, clock=time.monotonic, start=0.0
         )
-        on_rows, on_a_fold = _evaluate(
-            runner,
-            Proposal(pipeline, "seed", Fidelity(rows=1 / 3)),
-            Proposal(pipeline, "seed", Fidelity(folds=1 / 5)),
-        )
-    assert len(on_rows.models) == 5 and not np.isnan(on_rows.oof_proba).any()
-    assert on_a_fold.models == () and on_a_fold.oof_proba is None
+        (trial,) = _evaluate(runner, Proposal(pipeline, "seed", Fidelity(rows=1 / 3)))
+    return trial
+
+
+def test_a_first_look_on_a_share_of_the_rows_joins_ensembles_on_a_holdout_split_only():
+    # On one holdout split the ensemble's members are refitted, or stand in with their
+    # fold models; on k-fold data they are bagged, and these would stand for few rows.
+    holdout = _first_look_on_a_third_of_the_rows(12_000)
+    assert len(holdout.models) == 1 and np.isfinite(holdout.oof_proba).any()
+    k_fold = _first_look_on_a_third_of_the_rows(1_500)
+    assert k_fold.ok and k_fold.models == () and k_fold.oof_proba is None
 
 
 def _evaluate(runner, *proposals):
@@ -191,6 +195,16 @@ def test_trials_on_fewer_rows_compete_each_pipeline_once_but_not_those_on_fewer_
     only_a_first_look = History(METRIC)
     only_a_first_look.add(Trial(0, specs[3], "t", "ok", score=0.9, fidelity=one_fold))
     assert only_a_first_look.best().pipeline == specs[3]
+
+
+def test_on_k_fold_data_a_best_seen_on_a_share_of_the_rows_is_refitted_not_bagged():
+    X, y = make_classification(8_000, 8, n_informative=5, random_state=0)
+    model = AutoClassifier(time_budget=None, max_evals=2, search="random", random_state=0)
+    model.fit(X, y)
+    assert model.cv_.startswith("5-fold") and set(model.leaderboard()["fidelity"]) == {"0.33 rows"}
+    assert model.model_ is model.best_pipeline_  # refitted on all rows: no bag of fold models
+    assert model.ensemble_ == [(model.best_pipeline_spec_, 1.0)]
+    assert model.score(X, y) > 0.8
 
 
 def test_large_data_is_searched_on_subsamples_first():
