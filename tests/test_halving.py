@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -94,18 +95,25 @@ def test_no_pipeline_moves_up_past_a_better_one_that_could_not_in_time():
     assert scheduler.ask().pipeline == pipelines[6]  # a better newcomer may still move up
 
 
-def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():
-    X, y = make_classification(300, 8, n_informative=4, random_state=0)
+@contextlib.contextmanager
+def _logistic_regression_runner(n_rows: int):
+    """``(runner, pipeline, folds)``: a runner on generated data (5-fold, repeated below
+    1,000 rows, one holdout split above 10,000) and the default logistic regression."""
+    X, y = make_classification(n_rows, 8, n_informative=4, random_state=0)
     data = check_training_data(X, y)
-    folds = make_folds(data.y_codes, cv=5, random_state=0)  # repeated three times
-    lower, upper = fidelity_levels(folds)
+    folds = make_folds(data.y_codes, cv=5, random_state=0)
     grammar = default_grammar(data.profile)
-    pipeline = grammar.default_pipeline("logistic_regression")
     with WorkerPool() as pool:
         dataset = Dataset(X, data.y, data.y_codes, folds, 2)
         runner = EvaluationRunner(
             pool, dataset, grammar, METRIC, random_state=0, clock=time.monotonic, start=0.0
         )
+        yield runner, grammar.default_pipeline("logistic_regression"), folds
+
+
+def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():
+    with _logistic_regression_runner(300) as (runner, pipeline, folds):  # repeated 3 times
+        lower, upper = fidelity_levels(folds)
         (first_look,) = _evaluate(runner, Proposal(pipeline, "seed", lower))
         promoted = _promotion(first_look, upper)
         assert promoted.reuses is first_look
@@ -116,16 +124,7 @@ def test_a_promotion_to_more_folds_fits_only_the_folds_not_evaluated_yet():
 
 
 def _first_look_on_a_third_of_the_rows(n_rows: int) -> Trial:
-    X, y = make_classification(n_rows, 8, n_informative=4, random_state=0)
-    data = check_training_data(X, y)
-    folds = make_folds(data.y_codes, cv=5, random_state=0)
-    grammar = default_grammar(data.profile)
-    pipeline = grammar.default_pipeline("logistic_regression")
-    with WorkerPool() as pool:
-        dataset = Dataset(X, data.y, data.y_codes, folds, 2)
-        runner = EvaluationRunner(
-            pool, dataset, grammar, METRIC, random_state=0, clock=time.monotonic, start=0.0
-        )
+    with _logistic_regression_runner(n_rows) as (runner, pipeline, _):
         (trial,) = _evaluate(runner, Proposal(pipeline, "seed", Fidelity(rows=1 / 3)))
     return trial
 
