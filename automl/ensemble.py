@@ -82,7 +82,12 @@ class EnsembleSelector:
         top = tuple(ensemble_candidates(ranked))
         if top != self._top:
             self._top = top
-            self._chosen = select_ensemble(top, self.y_codes, self.metric, self.size)
+            # An ensemble opens with the best pipeline. One ranked first on a share of
+            # the rows kept no predictions to weigh: its refit stands alone.
+            opens = top and top[0].oof_proba is not None
+            self._chosen = (
+                select_ensemble(top, self.y_codes, self.metric, self.size) if opens else []
+            )
         return self._chosen
 
 
@@ -109,10 +114,13 @@ def bagged_ensemble(
 ) -> VotingClassifier | None:
     """The soft vote of every member's fold models, each weighted by its member's weight
     over its number of folds: no refit, and the variance of each model averaged away
-    (bagging, as AutoGluon does). None unless every fold model knows every class."""
+    (bagging, as AutoGluon does). None unless every member kept its fold models and
+    each of them knows every class."""
+    if not members or not all(trial.models for trial, _ in members):
+        return None
     models = [(model, weight / len(trial.models)) for trial, weight in members
               for model in trial.models]  # fmt: skip
-    if not models or any(len(model.classes_) != n_classes for model, _ in models):
+    if any(len(model.classes_) != n_classes for model, _ in models):
         return None
     return voting_ensemble(models, X, y)
 

@@ -252,12 +252,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             return _with_labels(fold_model, data)
 
         bagging = len(runner.folds) > 1
-        ranked = history.ranked()
-        candidates = [t for t in ranked if t.models or not bagging]
-        # An ensemble opens with the best pipeline. On k-fold data one ranked first on a
-        # share of the rows has no fold models to bag, and its refit alone beats a bag
-        # of those ranked below it.
-        chosen = selector(candidates) if candidates and candidates[0] is ranked[0] else []
+        chosen = selector(history.ranked())
         model = bagging and bagged_ensemble(chosen, data.X, data.y, data.profile.n_classes)
         refitted = {}
         if not model and len(chosen) > 1:

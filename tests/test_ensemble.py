@@ -14,6 +14,7 @@ from sklearn.ensemble import VotingClassifier
 import automl.ensemble
 from automl import AutoClassifier
 from automl.ensemble import MAX_ROWS, EnsembleSelector, select_ensemble
+from automl.evaluation import Fidelity
 from automl.export import read_manifest
 from automl.grammar import PipelineSpec, Step
 from automl.history import KEEP_MODELS, Trial
@@ -69,6 +70,14 @@ def test_the_selector_chooses_among_the_best_trials_and_again_only_when_they_cha
     picks = len(calls)
     beyond = worse[KEEP_MODELS - len(trials) :]
     assert selector(top + beyond) == chosen and len(calls) == picks  # only beyond the top
+
+
+def test_no_ensemble_when_the_best_was_seen_on_a_share_of_the_rows_only():
+    trials, y = _noisy_views()
+    first_look = dataclasses.replace(trials[0], number=9, oof_proba=None,
+                                     fidelity=Fidelity(rows=1 / 3))  # fmt: skip
+    assert EnsembleSelector(y, LOG_LOSS, size=20)([first_look, *trials[1:]]) == []
+    assert len(EnsembleSelector(y, LOG_LOSS, size=20)(trials)) >= 2
 
 
 def test_a_pipeline_of_another_classifier_joins_the_ensemble_from_beyond_the_ten_best():
