@@ -5,8 +5,8 @@ Models" (ICML 2004), as auto-sklearn uses it: greedy forward selection, with
 replacement, on the out-of-fold predictions that cross-validation left behind, so
 that choosing the ensemble costs no fit at all::
 
-    candidates <- the 10 best pipelines validated on every fold, at most 3 with
-                  one classifier while others are left (ensemble_candidates)
+    candidates <- the 10 best fully evaluated pipelines, at most 3 with one
+                  classifier while others are left (ensemble_candidates)
     ensemble   <- [the best pipeline]              (sorted initialisation)
     repeat size - 1 times:
         add the candidate (again, if it is the best choice) whose addition makes
