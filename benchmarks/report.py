@@ -1,7 +1,7 @@
 """Tables and the anytime plot of a benchmark's results (a JSON-lines file of run.py).
 
-    python benchmarks/report.py benchmarks/results/run.jsonl [more.jsonl ...] [--plot anytime.png]
-        [--versus automl@10 automl-cold@60]
+    python benchmarks/report.py benchmarks/results/run.jsonl [more.jsonl[=NAME] ...]
+        [--plot anytime.png] [--versus automl@10 automl-cold@60]
 
 A run (system, budget, dataset, seed) found in several files counts once, as the
 last file has it: so one system can be measured again against another's old rows.
@@ -40,7 +40,12 @@ _SMALL_ROWS = 1000
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="+", help="JSON-lines files written by benchmarks/run.py")
+    parser.add_argument(
+        "results",
+        nargs="+",
+        help="JSON-lines files written by benchmarks/run.py; FILE=NAME calls the system of "
+        "FILE's rows NAME (two versions of one system, e.g. rows of a frozen copy)",
+    )
     parser.add_argument("--plot", help="write the anytime plot to this PNG file")
     parser.add_argument(
         "--versus",
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         help="compare two runs across budgets, e.g. automl@10 automl-cold@60",
     )
     args = parser.parse_args(argv)
-    results = pd.concat([pd.read_json(path, lines=True) for path in args.results])
+    results = pd.concat([_read(argument) for argument in args.results])
     run = ["system", "budget", "dataset", "seed"]
     if repeated := int(results.duplicated(run).sum()):
         print(f"{repeated} runs in several files: each as the last file has it", file=sys.stderr)
@@ -63,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         plot_anytime(results, args.plot)
         print(f"\nanytime plot written to {args.plot}")
     return 0
+
+
+def _read(argument: str) -> pd.DataFrame:
+    """The rows of a results file; ``FILE=NAME`` gives them the system NAME."""
+    path, _, name = argument.partition("=")
+    rows = pd.read_json(path, lines=True)
+    return rows.assign(system=name) if name else rows
 
 
 def report(results: pd.DataFrame) -> str:
