@@ -67,7 +67,7 @@ class Journal:
     def record(self, trial: Trial) -> None:
         """Append ``trial``; keep its predictions and fold models if it is among the best."""
         if trial.oof_proba is not None:
-            np.save(self._predictions(trial.pipeline.key, trial.fidelity), trial.oof_proba)
+            np.save(self._predictions(trial.pipeline.key), trial.oof_proba)
         if trial.models:
             joblib.dump(trial.models, self._models(trial.pipeline.key, trial.fidelity))
         self._append(_to_record(trial))
@@ -91,9 +91,7 @@ class Journal:
                 record = json.loads(line)
             except json.JSONDecodeError:  # the torn end of a killed run
                 continue
-            rows, folds = record["fidelity"]
-            predictions = self._predictions(record["pipeline_key"], Fidelity(rows, folds))
-            trial = _from_record(record, predictions)
+            trial = _from_record(record, self._predictions(record["pipeline_key"]))
             models = self._models(trial.pipeline.key, trial.fidelity)
             if models.exists():
                 trial = dataclasses.replace(trial, models=joblib.load(models))
@@ -106,7 +104,7 @@ class Journal:
         kept = {id(t) for t in keeping_predictions(rank(self._trials.values(), self.metric))}
         for trial in [t for t in self._trials.values() if t.oof_proba is not None]:
             if id(trial) not in kept:
-                self._predictions(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)
+                self._predictions(trial.pipeline.key).unlink(missing_ok=True)
                 key = (trial.pipeline.key, trial.fidelity)
                 self._trials[key] = _without_predictions(trial)
 
@@ -120,15 +118,10 @@ class Journal:
 
     def _models(self, key: str, fidelity: Fidelity) -> Path:
         # Written and read by automl only, in the user's own checkpoint directory.
-        return self._file(key, fidelity, "models.pkl")
+        return self.directory / f"{key}-{fidelity.rows:g}-{fidelity.folds:.3g}.models.pkl"
 
-    def _predictions(self, key: str, fidelity: Fidelity) -> Path:
-        return self._file(key, fidelity, "npy")
-
-    def _file(self, key: str, fidelity: Fidelity, suffix: str) -> Path:
-        """One file per pipeline and fidelity: forgetting a promoted pipeline's cheaper
-        evaluation must not delete what its fuller one keeps."""
-        return self.directory / f"{key}-{fidelity.rows:g}-{fidelity.folds:.3g}.{suffix}"
+    def _predictions(self, key: str) -> Path:
+        return self.directory / f"{key}.npy"
 
     def _append(self, record: dict) -> None:
         with open(self.path, "a") as file:

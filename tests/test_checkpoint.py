@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -56,23 +55,6 @@ def test_a_resumed_search_serves_the_journal_and_ends_like_an_uninterrupted_one(
         except json.JSONDecodeError:
             continue  # the torn line stays; readers skip it
     assert len(records) == 12
-
-
-def test_a_promoted_pipeline_keeps_its_fuller_predictions_when_its_first_look_is_forgotten(
-    tmp_path,
-):
-    metric = get_metric("roc_auc", 2)
-    journal = Journal(tmp_path, "search", metric)
-    pipeline = PipelineSpec(classifier=Step("lightgbm"), scaling=Step("none"))
-    third = Trial(0, pipeline, "test", "ok", score=0.8, fidelity=Fidelity(rows=1 / 3),
-                  oof_proba=np.zeros((3, 2)))  # fmt: skip
-    full = dataclasses.replace(third, number=1, score=0.9, fidelity=FULL,
-                               oof_proba=np.ones((3, 2)))  # fmt: skip
-    journal.record(third)
-    journal.record(full)  # the first look leaves the ranking: its predictions go
-    assert journal.lookup(pipeline, third.fidelity).oof_proba is None
-    reopened = Journal(tmp_path, "search", metric).lookup(pipeline, FULL)
-    np.testing.assert_array_equal(reopened.oof_proba, np.ones((3, 2)))
 
 
 def test_the_journal_keeps_the_fold_models_and_predictions_the_history_keeps(tmp_path):
