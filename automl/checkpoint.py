@@ -24,7 +24,7 @@ import numpy as np
 
 from automl.evaluation import Fidelity
 from automl.grammar import PipelineSpec
-from automl.history import Trial, ensemble_candidates, keeping_predictions, rank
+from automl.history import Trial, keeping_models, keeping_predictions, rank
 from automl.metrics import Metric
 
 JOURNAL = "journal.jsonl"
@@ -109,7 +109,7 @@ class Journal:
                 self._trials[key] = _without_predictions(trial)
 
     def _forget_models_beyond(self) -> None:
-        kept = {id(t) for t in ensemble_candidates(rank(self._trials.values(), self.metric))}
+        kept = {id(t) for t in keeping_models(rank(self._trials.values(), self.metric))}
         for trial in [t for t in self._trials.values() if t.models]:
             if id(trial) not in kept:
                 self._models(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)

@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 
+from automl.evaluation import FULL
 from automl.history import Trial, ensemble_candidates
 from automl.metrics import Metric
 
@@ -79,15 +80,14 @@ class EnsembleSelector:
         """Members and weights, best first, chosen among the ensemble candidates of
         ``ranked``: only those keep their fold models for a bagged ensemble, and a
         refitted one chooses among as many, so that watching it costs the search little."""
+        if ranked and ranked[0].fidelity != FULL:
+            # An ensemble opens with the best pipeline. One ranked first having been fitted
+            # on a share of the rows only kept no predictions to weigh: it stands alone.
+            return []
         top = tuple(ensemble_candidates(ranked))
         if top != self._top:
             self._top = top
-            # An ensemble opens with the best pipeline. One ranked first on a share of
-            # the rows kept no predictions to weigh: its refit stands alone.
-            opens = top and top[0].oof_proba is not None
-            self._chosen = (
-                select_ensemble(top, self.y_codes, self.metric, self.size) if opens else []
-            )
+            self._chosen = select_ensemble(top, self.y_codes, self.metric, self.size)
         return self._chosen
 
 

@@ -241,8 +241,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         With k-fold cross-validation the ensemble's members are bagged: their fold
         models vote, and only the best pipeline is refitted (for ``best_pipeline_``).
         On large data (one holdout split) the members are refitted on all rows, within
-        the time budget only; a single pipeline may also take the small overrun the
-        budget allows, rather than there be no model.
+        the time budget only, or vote with their fold models; a single pipeline may also
+        take the small overrun the budget allows, rather than there be no model. A best
+        pipeline fitted on a share of the rows only stands alone (:class:`EnsembleSelector`).
         """
 
         def time_left() -> float:
@@ -258,9 +259,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         if not model and len(chosen) > 1:
             members = refit_ensemble(runner, chosen, time_left, n_jobs=n_jobs, stand_in=stand_in)
             if members:
-                chosen = [(trial, weight) for trial, _, weight in members]
-                refitted = {id(trial): fitted for trial, fitted, _ in members}
-                model = voting_ensemble([(m, w) for _, m, w in members], data.X, data.y)
+                chosen = [(member.trial, member.weight) for member in members]
+                refitted = {id(member.trial): member.model for member in members if member.refitted}
+                model = voting_ensemble([(m.model, m.weight) for m in members], data.X, data.y)
         best = history.best()
         if id(best) in refitted:
             pipeline = refitted[id(best)]

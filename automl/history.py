@@ -22,8 +22,8 @@ SKIPPED = "skipped"
 #: Out-of-fold predictions are kept for this many of the best trials only, and for
 #: the ensemble's candidates: on large data each is rows x classes numbers.
 KEEP_PREDICTIONS = 50
-#: Trials whose fold models are kept (:func:`ensemble_candidates`): the candidates of
-#: the ensemble, bagged from those models, and stand-ins for a refit on large data.
+#: Full evaluations whose fold models are kept (:func:`ensemble_candidates`): the
+#: candidates of the ensemble, bagged from those models or standing in for their refits.
 KEEP_MODELS = 10
 #: At most this many of the candidates share a classifier, while others are left:
 #: near-copies of one pipeline make an ensemble no better than that pipeline alone.
@@ -120,20 +120,28 @@ def rank(trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True)
 def ensemble_candidates(ranked: Sequence[Trial]) -> list[Trial]:
     """The KEEP_MODELS trials an ensemble chooses among, best first.
 
-    The best of ``ranked``, taking at most KEEP_PER_CLASSIFIER with one classifier;
-    if that leaves places free, the next best fill them, whatever their classifier.
-    A search that exploits one family still hands the ensemble the best of the others
-    it reached. As trials are added, a trial left out is never taken again (its fold
-    models are gone by then): the rule reads all of ``ranked``, not a window of it.
+    The best fully evaluated trials of ``ranked``, taking at most KEEP_PER_CLASSIFIER
+    with one classifier; if that leaves places free, the next best fill them, whatever
+    their classifier. A search that exploits one family still hands the ensemble the
+    best of the others it reached. As trials are added, a trial left out is never taken
+    again (its fold models are gone by then): the rule reads all the full evaluations of
+    ``ranked``, not a window of it, and a full evaluation never leaves the ranking.
     """
     seen: Counter[str] = Counter()
     varied, alike = [], []
-    for trial in ranked:
+    for trial in (t for t in ranked if t.fidelity == FULL):
         classifier = trial.pipeline.classifier.name
         (varied if seen[classifier] < KEEP_PER_CLASSIFIER else alike).append(trial)
         seen[classifier] += 1
     chosen = {id(t) for t in (varied + alike)[:KEEP_MODELS]}
     return [t for t in ranked if id(t) in chosen]
+
+
+def keeping_models(ranked: Sequence[Trial]) -> list[Trial]:
+    """The trials whose fold models are kept: the ensemble's candidates, and the best,
+    whose fold model may stand in for a refit that would not fit."""
+    candidates = ensemble_candidates(ranked)
+    return candidates + [t for t in ranked[:1] if t not in candidates]
 
 
 def keeping_predictions(ranked: Sequence[Trial]) -> list[Trial]:
@@ -166,7 +174,7 @@ class History:
             self._forget_models_beyond()
 
     def _forget_models_beyond(self) -> None:
-        kept = {id(t) for t in ensemble_candidates(self.ranked())}
+        kept = {id(t) for t in keeping_models(self.ranked())}
         for index, trial in enumerate(self.trials):
             if trial.models and id(trial) not in kept:
                 self.trials[index] = dataclasses.replace(trial, models=())

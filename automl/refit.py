@@ -1,9 +1,11 @@
-"""The final model: the best pipeline that can be refitted on all rows in the time left."""
+"""The final model: the best pipelines refitted on all rows in the time left, or, where a
+refit would not fit, the models fitted during the search."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from automl.history import History, Trial
 from automl.runner import EvaluationRunner
@@ -108,6 +110,15 @@ def _all_failed_message(history: History) -> str:
     return f"All {len(history)} evaluated pipelines failed:\n{reasons}"
 
 
+class Member(NamedTuple):
+    """An ensemble member as delivered: its model, refitted on all rows or standing in."""
+
+    trial: Trial
+    model: object
+    weight: float
+    refitted: bool
+
+
 def refit_ensemble(
     runner: EvaluationRunner,
     members: Sequence[tuple[Trial, float]],
@@ -115,15 +126,15 @@ def refit_ensemble(
     *,
     n_jobs: int,
     stand_in: Callable[[object], object | None] = lambda model: None,
-) -> list[tuple[Trial, object, float]]:
+) -> list[Member]:
     """The ensemble's members refitted on all rows, ``n_jobs`` at a time, in the time left.
 
     Members are refitted heaviest first, each that is expected to fit in what the
     refits before it leave. One that is not, or fails, votes with its fold model
     through ``stand_in`` (as in :func:`refit_best`): on large data the ensemble was
     chosen on those very models' predictions. One with no fold model is left out with
-    a warning, and the others' weights grow to make up for it. Returns ``(trial, model,
-    weight)`` of the members, heaviest first (empty if none could be delivered).
+    a warning, and the others' weights grow to make up for it. Returns the members,
+    heaviest first (empty if none could be delivered).
     """
     ranked = sorted(members, key=lambda member: -member[1])
     planned, seconds = [], 0.0
@@ -140,14 +151,13 @@ def refit_ensemble(
         for trial, outcome in zip(planned, outcomes, strict=True)
         if outcome is not None and outcome.status == "ok"
     }
-    delivered, stood_in = [], 0
+    delivered = []
     for trial, weight in ranked:
-        model = refitted.get(id(trial))
-        if model is None and trial.models:
-            model = stand_in(trial.models[0])
-            stood_in += model is not None
-        if model is not None:
-            delivered.append((trial, model, weight))
+        if id(trial) in refitted:
+            delivered.append(Member(trial, refitted[id(trial)], weight, refitted=True))
+        elif trial.models and (model := stand_in(trial.models[0])) is not None:
+            delivered.append(Member(trial, model, weight, refitted=False))
+    stood_in = sum(not member.refitted for member in delivered)
     left_out = len(members) - len(delivered)
     if (left_out or stood_in) and delivered:
         warnings.warn(
@@ -157,5 +167,5 @@ def refit_ensemble(
             UserWarning,
             stacklevel=3,
         )
-    total = sum(weight for _, _, weight in delivered)
-    return [(trial, model, weight / total) for trial, model, weight in delivered]
+    total = sum(member.weight for member in delivered)
+    return [member._replace(weight=member.weight / total) for member in delivered]

@@ -19,7 +19,7 @@ from automl.build_knowledge import _Listed
 from automl.components import COMPONENTS, default_grammar
 from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
-from automl.evaluation import Dataset, Folds, make_folds
+from automl.evaluation import FULL, Dataset, Fidelity, Folds, make_folds
 from automl.grammar import Component, Grammar, PipelineSpec, Step
 from automl.history import History, Proposal, Trial, ensemble_candidates
 from automl.metrics import get_metric
@@ -226,6 +226,20 @@ def test_fold_models_are_kept_for_three_per_classifier_then_for_the_next_best():
     assert [t.score for t in ensemble_candidates(history.ranked())] == kept
 
 
+def test_first_looks_take_no_ensemble_place_but_the_best_keeps_its_fold_model():
+    history = History(get_metric("roc_auc", 2))
+    third = Fidelity(rows=1 / 3)
+    for number in range(14):  # ten full evaluations, then four better first looks
+        look = number >= 10
+        pipeline = PipelineSpec(classifier=Step.of("knn", {"n_neighbors": number + 1}),
+                                scaling=Step("none"))  # fmt: skip
+        history.add(Trial(number, pipeline, "test", "ok", score=0.7 + number / 100,
+                          fidelity=third if look else FULL, models=("fold",)))  # fmt: skip
+    candidates = ensemble_candidates(history.ranked())
+    assert [t.number for t in candidates] == list(range(9, -1, -1))
+    assert [t.number for t in history.trials if t.models] == [*range(10), 13]
+
+
 def test_an_ensemble_candidate_always_has_its_fold_models_and_predictions(monkeypatch):
     # A trial left out of the candidates loses its models for good: it must never
     # be a candidate again, however the later trials rank and whatever they are.
@@ -320,11 +334,13 @@ def test_ensemble_members_too_dear_to_refit_vote_with_their_fold_models():
                 runner, [(cheap, 0.25), (dear, 0.75)], lambda: seconds, n_jobs=1,
                 stand_in=lambda fold_model: voting_ensemble([(fold_model, 1.0)], X, labels),
             )  # fmt: skip
-    assert [(trial, weight) for trial, _, weight in members] == [(dear, 0.75), (cheap, 0.25)]
-    stood_in, refitted = (model for _, model, _ in members)
+    assert [(m.trial, m.weight, m.refitted) for m in members] == [
+        (dear, 0.75, False), (cheap, 0.25, True)
+    ]  # fmt: skip
+    stood_in, refitted = (member.model for member in members)
     assert stood_in.estimators[0][1].estimator is dear.models[0]  # the fold model, frozen
     assert set(refitted.classes_) == {"yes", "no"}  # fitted on all rows, with the labels
-    vote = voting_ensemble([(model, weight) for _, model, weight in members], X, labels)
+    vote = voting_ensemble([(member.model, member.weight) for member in members], X, labels)
     assert (vote.predict(X) == labels).mean() > 0.8
 
 

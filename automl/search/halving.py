@@ -116,7 +116,8 @@ class SuccessiveHalving:
         for trial in rung[: len(rung) // ETA]:
             if (trial.pipeline.key, level) in self._too_slow:
                 # None overtakes it: a worse pipeline that reached the higher fidelity
-                # alone would be chosen over it.
+                # alone would stand above it in the search (and, past a look at fewer
+                # folds, in the choice of the final model).
                 return None
             if not self._moved_up(trial):
                 return trial

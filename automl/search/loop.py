@@ -105,8 +105,8 @@ def _search_end(
     refit = refit_estimate(best, folds)
     if best.models and refit > min(budget.end - now, REFIT_MAX_SHARE * budget.time_budget):
         # Too late to refit it, or a refit would cost the search too much: its fold
-        # model will stand in (unless time is left for the refit), so search on. Its
-        # refit would also leave the other members none (the heaviest go first).
+        # model will stand in (unless time is left for the refit), so search on; the
+        # other members' fold models stand in too, where their refits would not fit.
         return budget.end - OVERHEAD_SECONDS
     others = sum(refit_estimate(t, folds) for t in members if t is not best) / n_jobs
     extra = min(others, ENSEMBLE_MAX_SHARE * budget.time_budget)
