@@ -28,6 +28,7 @@ from automl.runner import EvaluationRunner
 from automl.search.loop import (
     ENSEMBLE_MAX_SHARE,
     OVERHEAD_SECONDS,
+    REFIT_MAX_SHARE,
     _search_end,
     refit_estimate,
     run_search,
@@ -397,6 +398,12 @@ def test_the_search_keeps_time_to_refit_the_ensembles_other_members_and_no_more(
     history.trials[0] = dear
     end = _search_end(history, folds, budget, [dear, other], n_jobs=1, now=0.0)
     assert end == pytest.approx(100.0 - OVERHEAD_SECONDS)
+    # Seen on a third of the rows, its fold model would stand in poorly: time is kept.
+    look = dataclasses.replace(dear, fit_time=10.0, fidelity=Fidelity(rows=1 / 3))
+    history.trials[0] = look
+    assert refit_estimate(look, folds) > REFIT_MAX_SHARE * 100.0
+    end = _search_end(history, folds, budget, [look], n_jobs=1, now=0.0)
+    assert end == pytest.approx(100.0 - OVERHEAD_SECONDS - refit_estimate(look, folds))
 
 
 def test_a_step_that_does_nothing_gives_the_same_predictions_digest():
