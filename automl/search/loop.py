@@ -106,8 +106,8 @@ def _search_end(
     # A fold model of a full evaluation saw 80% of the rows and stands in well; one of a
     # look at a third of them falls far short of its refit (krkopt at 30 s: test log
     # loss 0.84 standing in, 0.51 refitted), so for it time is kept whenever it fits.
-    most = REFIT_MAX_SHARE * budget.time_budget if best.fidelity == FULL else math.inf
-    if best.models and refit > min(budget.end - now, most):
+    refit_cap = REFIT_MAX_SHARE * budget.time_budget if best.fidelity == FULL else math.inf
+    if best.models and refit > min(budget.end - now, refit_cap):
         # Too late to refit it, or a refit would cost the search too much: its fold
         # model will stand in (unless time is left for the refit), so search on; the
         # other members' fold models stand in too, where their refits would not fit.
