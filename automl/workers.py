@@ -1,12 +1,20 @@
 """Run tasks in child processes that can be stopped, each on its own.
 
-A pool starts one *fork server*: a fresh Python process (``python -c``, so it never
-imports the user's ``__main__``) that imports scikit-learn, LightGBM and XGBoost
-once and holds the shared data. For each task it forks a child, which inherits
+A pool has one *fork server*, a process that has imported scikit-learn, LightGBM and
+XGBoost and holds the shared data. For each task it forks a child, which inherits
 all of that for free. A child runs in its own process group; the pool kills the
 whole group when the task's time limit passes, even inside native code, and only
-that task is lost. The fork server itself never runs a model, so forking it is
-safe with OpenMP.
+that task is lost.
+
+Where it is safe, the fork server is a copy of the calling process, forked when the
+pool starts: it has the libraries already, where a fresh Python process takes seconds
+to import them (3 s on a slow core: a third of a 10 s budget). It is safe on Linux
+when no other Python thread runs, since a lock another thread held would stay held
+in the copy; the copy lives only as long as its pool, so that it does not keep the
+caller's memory of that moment for good. Otherwise the pool uses one fresh process
+(``python -c``, so it never imports the user's ``__main__``), started on first use
+and shared by every pool of this process. Neither kind runs a model itself, and the
+children run one thread each, so forking them is safe with OpenMP.
 
 Why not ``joblib.Parallel``: it cannot stop one runaway task without breaking the
 whole pool, and its workers cannot hold a time limit inside native code.
@@ -21,8 +29,6 @@ import json
 import os
 import pickle
 import queue
-import resource
-import select
 import shutil
 import signal
 import subprocess
@@ -30,31 +36,25 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
 import joblib
-from threadpoolctl import threadpool_limits
 
-#: Modules the fork server imports once, so that children start warm.
-PRELOAD = ("automl.evaluation", "automl.components", "sklearn.ensemble", "lightgbm", "xgboost")
+from automl.forkserver import (
+    POLL_SECONDS,
+    PRELOAD,
+    Shared,
+    kill_group,
+    out_of_memory,
+    serve_as_copy,
+)
+
 #: Environment of the fork server: one thread per process for every numeric library.
 _ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-_POLL_SECONDS = 0.02
 _LOG_TAIL_CHARS = 2000
-#: What running out of memory looks like, from Python, C++ and the C library.
-_OUT_OF_MEMORY = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory")
-
-
-@dataclass(frozen=True)
-class Shared:
-    """A reference to data the fork server holds; a task's argument resolves to the data."""
-
-    path: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,9 +80,10 @@ class _Task:
 
 
 class _ForkServer:
-    """The fork server of this process: started on first use and shared by every pool.
+    """A fork server, as the pools see it: commands go to it, its events to their inboxes.
 
-    Sharing it saves each ``fit`` the second or two that importing the libraries takes.
+    :meth:`get` gives the fresh one shared by every pool of this process, started on
+    first use: sharing it saves each ``fit`` the seconds that importing the libraries takes.
     """
 
     _current: _ForkServer | None = None
@@ -92,21 +93,16 @@ class _ForkServer:
     def get(cls) -> _ForkServer:
         with cls._lock:
             if cls._current is None or not cls._current.alive:
-                cls._current = cls()
+                cls._current = cls(_fresh_python())
             return cls._current
 
-    def __init__(self):
-        env = {**os.environ, **_ONE_THREAD, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "from automl.workers import serve; serve()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
+    def __init__(self, process: subprocess.Popen | _CopyOfThisProcess):
+        self._process = process
         self._ids = itertools.count()
         self._inboxes: dict[int, queue.Queue] = {}
         self._write_lock = threading.Lock()
-        threading.Thread(target=self._dispatch, daemon=True).start()
+        self._dispatcher = threading.Thread(target=self._dispatch, daemon=True)
+        self._dispatcher.start()
 
     @property
     def alive(self) -> bool:
@@ -129,6 +125,13 @@ class _ForkServer:
     def unload(self, path: str) -> None:
         self._send({"op": "unload", "path": path})
 
+    def stop(self) -> None:
+        """End the server and wait for it (its children are killed with it)."""
+        with contextlib.suppress(OSError):  # it died already
+            self._send({"op": "exit"})
+        self._process.wait()
+        self._dispatcher.join()
+
     def _send(self, message: dict) -> None:
         with self._write_lock:
             self._process.stdin.write((json.dumps(message) + "\n").encode())
@@ -144,6 +147,58 @@ class _ForkServer:
                 inbox.put(message)
         for inbox in set(self._inboxes.values()):  # it died: every running task is lost
             inbox.put(None)
+
+
+def _fresh_python() -> subprocess.Popen:
+    """A new Python process as fork server (``python -c``: not the caller's ``__main__``)."""
+    env = {**os.environ, **_ONE_THREAD, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from automl.forkserver import serve; serve()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+
+
+class _CopyOfThisProcess:
+    """A fork of the calling process that serves as a fork server, like a ``Popen`` of one."""
+
+    def __init__(self):
+        commands_read, commands_write = os.pipe()
+        events_read, events_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            serve_as_copy(commands_read, events_write)
+        os.close(commands_read)
+        os.close(events_write)
+        self.stdin = os.fdopen(commands_write, "wb")
+        self.stdout = os.fdopen(events_read, "rb")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+
+def _copyable() -> bool:
+    """Whether this process can be copied as a fork server (see the module's docstring).
+
+    A fresh server already running has a thread here that reads its events, so it is
+    used instead, warm.
+    """
+    return (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and all(module in sys.modules for module in PRELOAD)
+    )
 
 
 class WorkerPool:
@@ -165,7 +220,8 @@ class WorkerPool:
         self._adopted: list[str] = []  # stored by someone else, left in place
         self._server: _ForkServer | None = None
         self._inbox: queue.Queue = queue.Queue()
-        self._attach()  # start the server now: it imports while the caller prepares
+        self._copy = _ForkServer(_CopyOfThisProcess()) if _copyable() else None
+        self._attach()  # start the server now: a fresh one imports while the caller prepares
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -232,7 +288,7 @@ class WorkerPool:
         outcomes: list[Outcome] = []
         while self._tasks:
             self._kill_overdue()
-            wait_for = min(_POLL_SECONDS * 5, max(0.0, deadline - time.monotonic()))
+            wait_for = min(POLL_SECONDS * 5, max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(queue.Empty):
                 outcomes.extend(self._handle(self._inbox.get(timeout=wait_for)))
             if time.monotonic() >= deadline or (outcomes and self._inbox.empty()):
@@ -247,14 +303,17 @@ class WorkerPool:
     def close(self) -> None:
         """Kill what still runs, free the shared data and remove the temporary files."""
         self.cancel("cancelled")
-        if self._server is not None and self._server.alive:
+        if self._copy is not None:
+            self._copy.stop()
+        elif self._server is not None and self._server.alive:
             for path in self._shared:
                 self._server.unload(path)
         self._server = None
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def _attach(self) -> _ForkServer:
-        server = _ForkServer.get()
+        copy_alive = self._copy is not None and self._copy.alive
+        server = self._copy if copy_alive else _ForkServer.get()
         if server is not self._server:  # the first task, or the server was restarted
             for path in self._shared + self._adopted:
                 server.load(path)
@@ -273,7 +332,7 @@ class WorkerPool:
         if message["op"] == "started":
             task.pid, task.started = message["pid"], time.monotonic()
             if task.killed_for:
-                _kill_group(task.pid)
+                kill_group(task.pid)
             return []
         return [self._collect(task, message["status"])]
 
@@ -292,7 +351,7 @@ class WorkerPool:
             )
             return self._finish(task, task.killed_for, reason)
         reason = _crash_reason(status, task.directory / "log.txt")
-        return self._finish(task, "memout" if _out_of_memory(reason) else "crashed", reason)
+        return self._finish(task, "memout" if out_of_memory(reason) else "crashed", reason)
 
     def _finish(self, task: _Task, status: str, error: str = "", value: Any = None) -> Outcome:
         del self._tasks[task.task_id]
@@ -310,7 +369,7 @@ class WorkerPool:
         if not task.killed_for:
             task.killed_for = reason
             if task.pid is not None:
-                _kill_group(task.pid)
+                kill_group(task.pid)
             elif self._server is not None and self._server.alive:
                 self._server.kill(task.task_id)
 
@@ -343,18 +402,6 @@ def available_memory() -> int | None:
         return None
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:  # not yet in its own group, or gone
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _out_of_memory(message: str) -> bool:
-    return any(sign in message for sign in _OUT_OF_MEMORY)
-
-
 def _crash_reason(status: int, log: Path) -> str:
     if status < 0:
         reason = f"killed by signal {signal.Signals(-status).name}"
@@ -365,134 +412,3 @@ def _crash_reason(status: int, log: Path) -> str:
     except OSError:
         tail = ""
     return f"{reason}: {tail}" if tail else reason
-
-
-# -- the fork server itself -------------------------------------------------------
-_SHARED: dict[str, Any] = {}
-
-
-def serve() -> None:
-    """Main loop of the fork server: one JSON command a line on stdin, events on stdout."""
-    # Ctrl-C at a terminal, or a SIGTERM to the process group (timeout, a service
-    # manager), reaches this server too. The parent decides what it means: it ends the
-    # search, then refits through this server, which must still be there. The server
-    # ends when its parent does; the children it forks inherit this and are killed.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for module in PRELOAD:
-        __import__(module)
-    parent = os.getppid()
-    children: dict[int, int] = {}
-    try:
-        _serve(children, parent)
-    except BrokenPipeError:  # the parent died while we wrote to it
-        pass
-    finally:  # whyever we stop, no child outlives us
-        for pid in children:
-            _kill_group(pid)
-
-
-def _serve(children: dict[int, int], parent: int) -> None:
-    pending = b""
-    while True:
-        readable, _, _ = select.select([0], [], [], _POLL_SECONDS)
-        if readable:
-            chunk = os.read(0, 1 << 16)
-            if not chunk:
-                return
-            *lines, pending = (pending + chunk).split(b"\n")
-            if any(_obey(json.loads(line), children) for line in lines if line):
-                return
-        _reap(children)
-        if os.getppid() != parent:  # our parent died without telling us
-            return
-
-
-def _obey(command: dict, children: dict[int, int]) -> bool:
-    """Carry out one command; True means stop serving."""
-    if command["op"] == "load":
-        if command["path"] not in _SHARED:  # adopted data stays loaded across pools
-            # Gone already (its owner finished): a task that needs it fails, not the server.
-            with contextlib.suppress(OSError):
-                _SHARED[command["path"]] = joblib.load(command["path"], mmap_mode="r")
-    elif command["op"] == "unload":
-        _SHARED.pop(command["path"], None)
-    elif command["op"] == "kill":
-        for pid, task_id in children.items():
-            if task_id == command["id"]:
-                _kill_group(pid)
-    elif command["op"] == "run":
-        pid = os.fork()
-        if pid == 0:
-            _child(Path(command["dir"]), command.get("memory"))
-        _own_group(pid)
-        children[pid] = command["id"]
-        _emit({"op": "started", "id": command["id"], "pid": pid})
-    return command["op"] == "exit"
-
-
-def _own_group(pid: int) -> None:
-    # Both sides set the group, so that it exists whichever runs first; OSError means
-    # the child already did, or already exited.
-    with contextlib.suppress(OSError):
-        os.setpgid(pid, pid)
-
-
-def _reap(children: dict[int, int]) -> None:
-    while children:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        task_id = children.pop(pid, None)
-        if task_id is not None:
-            _emit({"op": "exited", "id": task_id, "status": os.waitstatus_to_exitcode(status)})
-
-
-def _emit(message: dict) -> None:
-    os.write(1, (json.dumps(message) + "\n").encode())
-
-
-def _child(directory: Path, memory_limit: int | None) -> None:
-    """Run one task in a forked child and leave its result in ``directory``; never returns."""
-    try:
-        os.setpgid(0, 0)
-        if memory_limit is not None:
-            resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
-        log = os.open(directory / "log.txt", os.O_WRONLY | os.O_CREAT, 0o644)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(log, 1)  # the fork server's stdout is our protocol: keep it clean
-        os.dup2(log, 2)
-        _write_result(directory, _run(directory / "task.pkl"))
-    finally:
-        os._exit(0)
-
-
-def _run(task_path: Path) -> tuple[str, Any]:
-    warnings.simplefilter("ignore")
-    try:
-        with open(task_path, "rb") as file:
-            fn, args = pickle.load(file)
-        args = [_resolve(a) if isinstance(a, Shared) else a for a in args]
-        with threadpool_limits(1):
-            return "ok", fn(*args)
-    except Exception as error:  # the task's failure is its result, reported in full
-        lines = traceback.format_exception(error)
-        message = f"{type(error).__name__}: {error}\n{''.join(lines[-6:])}"
-        return ("memout" if _out_of_memory(message) else "failed"), message
-
-
-def _resolve(shared: Shared) -> Any:
-    if shared.path not in _SHARED:
-        _SHARED[shared.path] = joblib.load(shared.path, mmap_mode="r")
-    return _SHARED[shared.path]
-
-
-def _write_result(directory: Path, result: tuple[str, Any]) -> None:
-    partial = directory / "result.partial"
-    with open(partial, "wb") as file:
-        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.rename(directory / "result.pkl")  # atomic: a reader never sees half a result

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
+import select
 import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +18,8 @@ from sklearn.datasets import make_classification
 
 from automl import AutoClassifier
 from automl.workers import WorkerPool, _ForkServer
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: /proc, copies")
 
 
 def total(data, offset):
@@ -127,20 +133,87 @@ def test_a_task_past_its_memory_limit_ends_as_memout_and_the_others_go_on():
     assert outcomes[unlimited].status == "ok"
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of its children that have ended (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+def _evaluations_cpu_seconds() -> float:
+    """CPU time of the fork servers' children that have ended: a copy's accrues to this
+    process once the copy has ended; the shared fresh server's, to that server."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fresh = _ForkServer._current
+    if fresh is None or not fresh.alive:
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{fresh._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return usage.ru_utime + usage.ru_stime + sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU times in /proc")
+def server_pid(data):
+    return os.getppid()
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _thread_running():
+    """A thread that runs until the returned event is set: the caller is then no longer copied."""
+    stop = threading.Event()
+    threading.Thread(target=stop.wait).start()
+    return stop
+
+
+@linux_only
+def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool():
+    with WorkerPool() as pool:
+        task = pool.submit(server_pid, pool.share({"values": np.arange(2)}), time_limit=30)
+        server = _run_all(pool)[task].value
+        assert _parent_of(server) == os.getpid()
+    assert not Path(f"/proc/{server}").exists()  # ended, and reaped
+
+
+@linux_only
+def test_with_another_thread_running_the_fork_server_is_a_fresh_python():
+    stop = _thread_running()
+    try:
+        with WorkerPool() as pool:
+            task = pool.submit(server_pid, pool.share({"values": np.arange(2)}), time_limit=30)
+            server = _run_all(pool)[task].value
+    finally:
+        stop.set()
+    assert server == _ForkServer.get()._process.pid
+    assert "automl.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+
+
+@linux_only
+def test_the_copy_keeps_none_of_the_callers_pipes_open():
+    read_end, write_end = os.pipe()
+    with WorkerPool() as pool:
+        os.close(write_end)
+        # The copy holds the write end no longer: the reader sees the end of the data.
+        ready, _, _ = select.select([read_end], [], [], 5)
+        assert ready and os.read(read_end, 1) == b""
+        task = pool.submit(total, pool.share({"values": np.arange(3)}), 0.0, time_limit=30)
+        assert _run_all(pool)[task].value == 3.0
+    os.close(read_end)
+
+
+@linux_only
+def test_a_memory_limit_counts_only_what_a_task_allocates_not_what_the_caller_holds():
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MB held by this process, hence by its copy
+    with WorkerPool() as pool:
+        data = pool.share({"values": np.arange(10)})
+        modest = pool.submit(allocate, data, 100, time_limit=30, memory_limit=300 * 2**20)
+        hungry = pool.submit(allocate, data, 600, time_limit=30, memory_limit=300 * 2**20)
+        outcomes = _run_all(pool)
+    assert ballast.sum() > 0
+    assert outcomes[modest].status == "ok"
+    assert outcomes[hungry].status == "memout"
+
+
+@linux_only
 def test_one_job_keeps_to_one_core_even_with_multithreaded_libraries():
     X, y = make_classification(4000, 30, random_state=0)
     settings = {"time_budget": 20, "n_jobs": 1, "random_state": 0, "warm_start": False}
-    with WorkerPool():
-        server = _ForkServer.get()._process.pid  # its children's times accrue to it
-        before, start = _cpu_seconds(server), time.monotonic()
-        AutoClassifier(**settings).fit(X, y)
-        wall = time.monotonic() - start
+    before, start = _evaluations_cpu_seconds(), time.monotonic()
+    AutoClassifier(**settings).fit(X, y)
+    wall = time.monotonic() - start
     time.sleep(1)  # the last children are reaped within a poll
-    assert _cpu_seconds(server) - before <= 1.2 * wall
+    cpu = _evaluations_cpu_seconds() - before
+    assert 1.0 < cpu <= 1.2 * wall  # measured, and within one core
