@@ -184,7 +184,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         clock = time.monotonic
         start = clock()
         self._check_params()
-        # The pool's fork server imports the libraries while the data is checked.
+        # Started first: a fresh fork server imports the libraries while the data is checked.
         with self._pool() as pool:
             n_jobs = pool.n_cores if self.n_jobs == -1 else self.n_jobs
             data = check_training_data(X, y)

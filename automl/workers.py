@@ -14,7 +14,8 @@ in the copy; the copy lives only as long as its pool, so that it does not keep t
 caller's memory of that moment for good. Otherwise the pool uses one fresh process
 (``python -c``, so it never imports the user's ``__main__``), started on first use
 and shared by every pool of this process. Neither kind runs a model itself, and the
-children run one thread each, so forking them is safe with OpenMP.
+children run one thread each, so forking them is safe with OpenMP, even where the
+caller has run OpenMP's threads before (``tests/test_workers.py`` checks it).
 
 Why not ``joblib.Parallel``: it cannot stop one runaway task without breaking the
 whole pool, and its workers cannot hold a time limit inside native code.

@@ -17,7 +17,7 @@ import pytest
 from sklearn.datasets import make_classification
 
 from automl import AutoClassifier
-from automl.workers import WorkerPool, _ForkServer
+from automl.workers import WorkerPool, _copyable, _ForkServer
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: /proc, copies")
 
@@ -159,8 +159,14 @@ def _thread_running():
     return stop
 
 
+@pytest.fixture
+def copied():
+    """This process as a pool copies it: no other thread runs."""
+    assert _copyable(), f"other threads run: {threading.enumerate()}"
+
+
 @linux_only
-def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool():
+def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool(copied):
     with WorkerPool() as pool:
         task = pool.submit(server_pid, pool.share({"values": np.arange(2)}), time_limit=30)
         server = _run_all(pool)[task].value
@@ -177,12 +183,14 @@ def test_with_another_thread_running_the_fork_server_is_a_fresh_python():
             server = _run_all(pool)[task].value
     finally:
         stop.set()
-    assert server == _ForkServer.get()._process.pid
+    fresh = _ForkServer.get()
+    assert server == fresh._process.pid
     assert "automl.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+    fresh.stop()  # and its thread, so that later pools copy this process again
 
 
 @linux_only
-def test_the_copy_keeps_none_of_the_callers_pipes_open():
+def test_the_copy_keeps_none_of_the_callers_pipes_open(copied):
     read_end, write_end = os.pipe()
     with WorkerPool() as pool:
         os.close(write_end)
@@ -194,8 +202,28 @@ def test_the_copy_keeps_none_of_the_callers_pipes_open():
     os.close(read_end)
 
 
+def fit_lightgbm(data):
+    import lightgbm
+
+    model = lightgbm.LGBMClassifier(n_estimators=20, n_jobs=1, verbose=-1)
+    return model.fit(data["X"], data["y"]).score(data["X"], data["y"])
+
+
 @linux_only
-def test_a_memory_limit_counts_only_what_a_task_allocates_not_what_the_caller_holds():
+def test_a_copy_of_a_caller_that_ran_openmp_threads_still_runs_openmp_models(copied):
+    import lightgbm
+
+    X, y = make_classification(2000, 20, random_state=0)
+    # Its OpenMP thread pool now exists here; libgomp can hang a fork that reuses it.
+    lightgbm.LGBMClassifier(n_estimators=20, n_jobs=2, verbose=-1).fit(X, y)
+    with WorkerPool() as pool:
+        task = pool.submit(fit_lightgbm, pool.share({"X": X, "y": y}), time_limit=60)
+        outcome = _run_all(pool)[task]
+    assert outcome.status == "ok" and outcome.value > 0.9
+
+
+@linux_only
+def test_a_memory_limit_counts_only_what_a_task_allocates_not_what_the_caller_holds(copied):
     ballast = np.ones(400 * 2**20 // 8)  # 400 MB held by this process, hence by its copy
     with WorkerPool() as pool:
         data = pool.share({"values": np.arange(10)})
