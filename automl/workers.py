@@ -305,8 +305,8 @@ class WorkerPool:
         """Kill what still runs, free the shared data and remove the temporary files."""
         self.cancel("cancelled")
         if self._copy is not None:
-            self._copy.stop()
-        elif self._server is not None and self._server.alive:
+            self._copy.stop()  # and with it the data it held
+        if self._server not in (None, self._copy) and self._server.alive:
             for path in self._shared:
                 self._server.unload(path)
         self._server = None
