@@ -107,7 +107,12 @@ class _ForkServer:
 
     @property
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return self._process.poll() is None and not self.silent
+
+    @property
+    def silent(self) -> bool:
+        """Whether it has stopped for good, every event it sent delivered."""
+        return not self._dispatcher.is_alive()
 
     def run(self, directory: Path, inbox: queue.Queue, memory_limit: int | None) -> int:
         """Fork a child for the task in ``directory``; its events go to ``inbox``."""
@@ -292,6 +297,9 @@ class WorkerPool:
             wait_for = min(POLL_SECONDS * 5, max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(queue.Empty):
                 outcomes.extend(self._handle(self._inbox.get(timeout=wait_for)))
+            if self._server is not None and self._server.silent and self._inbox.empty():
+                # Sent to a server in its last moments: no event of these tasks can come.
+                outcomes.extend(self._handle(None))
             if time.monotonic() >= deadline or (outcomes and self._inbox.empty()):
                 break
         return outcomes
@@ -322,7 +330,10 @@ class WorkerPool:
         return server
 
     def _handle(self, message: dict | None) -> list[Outcome]:
-        if message is None:  # the fork server died, and with it every running task
+        if message is None:  # the fork server died: no running task can report
+            for task in self._tasks.values():
+                if task.pid is not None:
+                    kill_group(task.pid)  # else it would run on, orphaned, for nothing
             return [
                 self._finish(task, "crashed", "the fork server died")
                 for task in list(self._tasks.values())

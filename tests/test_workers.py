@@ -174,6 +174,32 @@ def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool(copie
     assert not Path(f"/proc/{server}").exists()  # ended, and reaped
 
 
+def note_pid_and_sleep(data, path):
+    Path(path).write_text(str(os.getpid()))
+    sleep_in_c(data)
+
+
+@linux_only
+def test_when_the_copy_dies_its_tasks_crash_and_later_ones_run_on_a_fresh_server(copied, tmp_path):
+    with WorkerPool() as pool:
+        data = pool.share({"values": np.arange(3)})
+        first = pool.submit(server_pid, data, time_limit=30)
+        copy = _run_all(pool)[first].value
+        sleeper = pool.submit(note_pid_and_sleep, data, str(tmp_path / "pid"), time_limit=60)
+        while not (tmp_path / "pid").exists():
+            time.sleep(0.05)
+        os.kill(copy, signal.SIGKILL)
+        lost = _run_all(pool)[sleeper]
+        later = pool.submit(total, data, 1.0, time_limit=30)
+        outcome = _run_all(pool)[later]
+    assert lost.status == "crashed" and "fork server died" in lost.error
+    time.sleep(0.5)
+    orphan = Path(f"/proc/{(tmp_path / 'pid').read_text()}/stat")
+    assert not orphan.exists() or orphan.read_text().split(")")[1].split()[0] == "Z"
+    assert outcome.status == "ok" and outcome.value == 4.0
+    _ForkServer.get().stop()  # and its thread, so that later pools copy this process again
+
+
 @linux_only
 def test_with_another_thread_running_the_fork_server_is_a_fresh_python():
     stop = _thread_running()
