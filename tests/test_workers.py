@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import functools
+import multiprocessing
 import os
 import resource
 import select
@@ -10,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -159,14 +162,31 @@ def _thread_running():
     return stop
 
 
-@pytest.fixture
-def copied():
-    """This process as a pool copies it: no other thread runs."""
+_ORIGINALS = {}
+
+
+def in_a_fresh_python(test):
+    """Run ``test`` in a new Python, where no thread of an earlier test runs (Dask's
+    stay), so that its pools copy the process as a user's script would be copied."""
+    _ORIGINALS[test.__name__] = test
+
+    @functools.wraps(test)
+    def run_there(*args, **kwargs):
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as executor:
+            executor.submit(_run_original, test.__name__, *args, **kwargs).result()
+
+    return run_there
+
+
+def _run_original(name, *args, **kwargs):
     assert _copyable(), f"other threads run: {threading.enumerate()}"
+    _ORIGINALS[name](*args, **kwargs)
 
 
 @linux_only
-def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool(copied):
+@in_a_fresh_python
+def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool():
     with WorkerPool() as pool:
         task = pool.submit(server_pid, pool.share({"values": np.arange(2)}), time_limit=30)
         server = _run_all(pool)[task].value
@@ -180,7 +200,8 @@ def note_pid_and_sleep(data, path):
 
 
 @linux_only
-def test_when_the_copy_dies_its_tasks_crash_and_later_ones_run_on_a_fresh_server(copied, tmp_path):
+@in_a_fresh_python
+def test_when_the_copy_dies_its_tasks_crash_and_later_ones_run_on_a_fresh_server(tmp_path):
     with WorkerPool() as pool:
         data = pool.share({"values": np.arange(3)})
         first = pool.submit(server_pid, data, time_limit=30)
@@ -197,7 +218,6 @@ def test_when_the_copy_dies_its_tasks_crash_and_later_ones_run_on_a_fresh_server
     orphan = Path(f"/proc/{(tmp_path / 'pid').read_text()}/stat")
     assert not orphan.exists() or orphan.read_text().split(")")[1].split()[0] == "Z"
     assert outcome.status == "ok" and outcome.value == 4.0
-    _ForkServer.get().stop()  # and its thread, so that later pools copy this process again
 
 
 @linux_only
@@ -212,11 +232,11 @@ def test_with_another_thread_running_the_fork_server_is_a_fresh_python():
     fresh = _ForkServer.get()
     assert server == fresh._process.pid
     assert "automl.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
-    fresh.stop()  # and its thread, so that later pools copy this process again
 
 
 @linux_only
-def test_the_copy_keeps_none_of_the_callers_pipes_open(copied):
+@in_a_fresh_python
+def test_the_copy_keeps_none_of_the_callers_pipes_open():
     read_end, write_end = os.pipe()
     with WorkerPool() as pool:
         os.close(write_end)
@@ -236,7 +256,8 @@ def fit_lightgbm(data):
 
 
 @linux_only
-def test_a_copy_of_a_caller_that_ran_openmp_threads_still_runs_openmp_models(copied):
+@in_a_fresh_python
+def test_a_copy_of_a_caller_that_ran_openmp_threads_still_runs_openmp_models():
     import lightgbm
 
     X, y = make_classification(2000, 20, random_state=0)
@@ -249,7 +270,8 @@ def test_a_copy_of_a_caller_that_ran_openmp_threads_still_runs_openmp_models(cop
 
 
 @linux_only
-def test_a_memory_limit_counts_only_what_a_task_allocates_not_what_the_caller_holds(copied):
+@in_a_fresh_python
+def test_a_memory_limit_counts_only_what_a_task_allocates_not_what_the_caller_holds():
     ballast = np.ones(400 * 2**20 // 8)  # 400 MB held by this process, hence by its copy
     with WorkerPool() as pool:
         data = pool.share({"values": np.arange(10)})
