@@ -136,6 +136,11 @@ def test_a_task_past_its_memory_limit_ends_as_memout_and_the_others_go_on():
     assert outcomes[unlimited].status == "ok"
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command's name: state, parent, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _evaluations_cpu_seconds() -> float:
     """CPU time of the fork servers' children that have ended: a copy's accrues to this
     process once the copy has ended; the shared fresh server's, to that server."""
@@ -143,16 +148,12 @@ def _evaluations_cpu_seconds() -> float:
     fresh = _ForkServer._current
     if fresh is None or not fresh.alive:
         return usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{fresh._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return usage.ru_utime + usage.ru_stime + sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
+    fresh_seconds = sum(map(int, _stat(fresh._process.pid)[11:15])) / os.sysconf("SC_CLK_TCK")
+    return usage.ru_utime + usage.ru_stime + fresh_seconds
 
 
 def server_pid(data):
     return os.getppid()
-
-
-def _parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def _thread_running():
@@ -190,7 +191,7 @@ def test_the_fork_server_is_a_copy_of_this_process_that_ends_with_its_pool():
     with WorkerPool() as pool:
         task = pool.submit(server_pid, pool.share({"values": np.arange(2)}), time_limit=30)
         server = _run_all(pool)[task].value
-        assert _parent_of(server) == os.getpid()
+        assert int(_stat(server)[1]) == os.getpid()
     assert not Path(f"/proc/{server}").exists()  # ended, and reaped
 
 
@@ -215,8 +216,8 @@ def test_when_the_copy_dies_its_tasks_crash_and_later_ones_run_on_a_fresh_server
         outcome = _run_all(pool)[later]
     assert lost.status == "crashed" and "fork server died" in lost.error
     time.sleep(0.5)
-    orphan = Path(f"/proc/{(tmp_path / 'pid').read_text()}/stat")
-    assert not orphan.exists() or orphan.read_text().split(")")[1].split()[0] == "Z"
+    orphan = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{orphan}").exists() or _stat(orphan)[0] == "Z"  # killed
     assert outcome.status == "ok" and outcome.value == 4.0
 
 
