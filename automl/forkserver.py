@@ -198,6 +198,7 @@ def _write_result(directory: Path, result: tuple[str, Any]) -> None:
 
 
 def kill_group(pid: int) -> None:
+    """Kill a task's child and whatever it started (its process group)."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:  # not yet in its own group, or gone
@@ -206,4 +207,5 @@ def kill_group(pid: int) -> None:
 
 
 def out_of_memory(message: str) -> bool:
+    """Whether a task's error message says that it ran out of memory."""
     return any(sign in message for sign in _OUT_OF_MEMORY)
