@@ -24,12 +24,14 @@ import numpy as np
 
 from automl.evaluation import Fidelity
 from automl.grammar import PipelineSpec
-from automl.history import Trial, keeping_models, keeping_predictions, rank
+from automl.history import Trial, keeping_models, keeping_predictions
 from automl.metrics import Metric
 
 JOURNAL = "journal.jsonl"
+PREDICTIONS, MODELS = ".npy", ".models.pkl"
 #: 2: pipelines in their canonical form, and a digest of each one's predictions.
-JOURNAL_VERSION = 2
+#: 3: predictions of any fidelity (first looks on small data join ensembles), a file each.
+JOURNAL_VERSION = 3
 
 
 def fingerprint(X, y, settings: dict[str, Any]) -> str:
@@ -67,9 +69,9 @@ class Journal:
     def record(self, trial: Trial) -> None:
         """Append ``trial``; keep its predictions and fold models if it is among the best."""
         if trial.oof_proba is not None:
-            np.save(self._predictions(trial.pipeline.key), trial.oof_proba)
+            np.save(self._file(trial.pipeline.key, trial.fidelity, PREDICTIONS), trial.oof_proba)
         if trial.models:
-            joblib.dump(trial.models, self._models(trial.pipeline.key, trial.fidelity))
+            joblib.dump(trial.models, self._file(trial.pipeline.key, trial.fidelity, MODELS))
         self._append(_to_record(trial))
         self._trials[(trial.pipeline.key, trial.fidelity)] = trial
         self._forget_predictions_beyond()
@@ -91,8 +93,9 @@ class Journal:
                 record = json.loads(line)
             except json.JSONDecodeError:  # the torn end of a killed run
                 continue
-            trial = _from_record(record, self._predictions(record["pipeline_key"]))
-            models = self._models(trial.pipeline.key, trial.fidelity)
+            fidelity = Fidelity(*record["fidelity"])
+            trial = _from_record(record, self._file(record["pipeline_key"], fidelity, PREDICTIONS))
+            models = self._file(trial.pipeline.key, trial.fidelity, MODELS)
             if models.exists():
                 trial = dataclasses.replace(trial, models=joblib.load(models))
             self._trials[(trial.pipeline.key, trial.fidelity)] = trial
@@ -101,27 +104,25 @@ class Journal:
                 file.write("\n")
 
     def _forget_predictions_beyond(self) -> None:
-        kept = {id(t) for t in keeping_predictions(rank(self._trials.values(), self.metric))}
+        kept = {id(t) for t in keeping_predictions(self._trials.values(), self.metric)}
         for trial in [t for t in self._trials.values() if t.oof_proba is not None]:
             if id(trial) not in kept:
-                self._predictions(trial.pipeline.key).unlink(missing_ok=True)
+                self._file(trial.pipeline.key, trial.fidelity, PREDICTIONS).unlink(missing_ok=True)
                 key = (trial.pipeline.key, trial.fidelity)
                 self._trials[key] = _without_predictions(trial)
 
     def _forget_models_beyond(self) -> None:
-        kept = {id(t) for t in keeping_models(rank(self._trials.values(), self.metric))}
+        kept = {id(t) for t in keeping_models(self._trials.values(), self.metric)}
         for trial in [t for t in self._trials.values() if t.models]:
             if id(trial) not in kept:
-                self._models(trial.pipeline.key, trial.fidelity).unlink(missing_ok=True)
+                self._file(trial.pipeline.key, trial.fidelity, MODELS).unlink(missing_ok=True)
                 key = (trial.pipeline.key, trial.fidelity)
                 self._trials[key] = dataclasses.replace(trial, models=())
 
-    def _models(self, key: str, fidelity: Fidelity) -> Path:
-        # Written and read by automl only, in the user's own checkpoint directory.
-        return self.directory / f"{key}-{fidelity.rows:g}-{fidelity.folds:.3g}.models.pkl"
-
-    def _predictions(self, key: str) -> Path:
-        return self.directory / f"{key}.npy"
+    def _file(self, key: str, fidelity: Fidelity, suffix: str) -> Path:
+        """Where a trial's predictions or fold models are kept. The models are pickles
+        written and read by automl only, in the user's own checkpoint directory."""
+        return self.directory / f"{key}-{fidelity.rows:g}-{fidelity.folds:.3g}{suffix}"
 
     def _append(self, record: dict) -> None:
         with open(self.path, "a") as file:

@@ -5,8 +5,10 @@ Models" (ICML 2004), as auto-sklearn uses it: greedy forward selection, with
 replacement, on the out-of-fold predictions that cross-validation left behind, so
 that choosing the ensemble costs no fit at all::
 
-    candidates <- the 10 best fully evaluated pipelines, at most 3 with one
-                  classifier while others are left (ensemble_candidates)
+    candidates <- the 10 best pipelines evaluated in full, at most 3 with one
+                  classifier while others are left; places left free go to first
+                  looks that validated every row (on small data one repeat of the
+                  CV), likewise (history.ensemble_candidates)
     ensemble   <- [the best pipeline]              (sorted initialisation)
     repeat size - 1 times:
         add the candidate (again, if it is the best choice) whose addition makes
@@ -27,8 +29,7 @@ import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 
-from automl.evaluation import FULL
-from automl.history import Trial, ensemble_candidates
+from automl.history import History, Trial
 from automl.metrics import Metric
 
 #: Selection scores at most this many validated rows (a fixed random subset): the
@@ -76,15 +77,16 @@ class EnsembleSelector:
         self._top: tuple[Trial, ...] = ()
         self._chosen: list[tuple[Trial, float]] = []
 
-    def __call__(self, ranked: Sequence[Trial]) -> list[tuple[Trial, float]]:
+    def __call__(self, history: History) -> list[tuple[Trial, float]]:
         """Members and weights, best first, chosen among the ensemble candidates of
-        ``ranked``: only those keep their fold models for a bagged ensemble, and a
+        ``history``: only those keep their fold models for a bagged ensemble, and a
         refitted one chooses among as many, so that watching it costs the search little."""
-        if ranked and ranked[0].fidelity != FULL:
-            # An ensemble opens with the best pipeline. One ranked first having been fitted
-            # on a share of the rows only kept no predictions to weigh: it stands alone.
+        best = history.best()
+        if best is not None and best.oof_proba is None:
+            # One ranked first having been fitted on a share of the rows only kept no
+            # predictions to weigh: it stands alone.
             return []
-        top = tuple(ensemble_candidates(ranked))
+        top = tuple(history.ensemble_candidates())
         if top != self._top:
             self._top = top
             self._chosen = select_ensemble(top, self.y_codes, self.metric, self.size)

@@ -212,7 +212,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                     n_jobs=n_jobs,
                     clock=clock,
                     # With k folds the members are bagged, not refitted: no time to keep.
-                    ensemble=selector if len(folds) == 1 else lambda ranked: (),
+                    ensemble=selector if len(folds) == 1 else lambda history: (),
                     on_trial=progress if self.verbose else lambda history: None,
                 )
             if self.verbose:
@@ -253,7 +253,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             return _with_labels(fold_model, data)
 
         bagging = len(runner.folds) > 1
-        chosen = selector(history.ranked())
+        chosen = selector(history)
         model = bagging and bagged_ensemble(chosen, data.X, data.y, data.profile.n_classes)
         refitted = {}
         if not model and len(chosen) > 1:
@@ -323,8 +323,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         board = self.history_.leaderboard()
         weights = {pipeline.key: weight for pipeline, weight in self.ensemble_}
-        ranked = board["rank"].notna()  # a pipeline's cheaper evaluations are no members
-        board.insert(2, "weight", board["key"].map(weights).where(ranked).fillna(0.0))
+        # A member is its pipeline's most complete evaluation, listed before its others.
+        member = board["status"].eq("ok") & ~board["key"].duplicated()
+        board.insert(2, "weight", board["key"].map(weights).where(member).fillna(0.0))
         return board
 
     def export(self, path: str | os.PathLike, *, ensemble: bool = True) -> None:

@@ -50,6 +50,13 @@ class Folds:
     def __len__(self) -> int:
         return len(self.train)
 
+    def whole_partitions(self, fidelity: Fidelity) -> bool:
+        """Whether an evaluation at ``fidelity`` fits on all training rows of whole
+        partitions: it validates every row (of the holdout, on one split), as a full
+        evaluation does, and on repeated cross-validation its first repeat."""
+        per_partition = len(self) // self.n_repeats
+        return fidelity.rows == 1 and fidelity.n_folds(len(self)) % per_partition == 0
+
     @property
     def train_fraction(self) -> float:
         """Share of the rows a fold trains on: how much a refit on all rows costs more."""
@@ -193,6 +200,7 @@ def cross_validate(
     fidelity: Fidelity = FULL,
     *,
     keep_models: bool = False,
+    models_bar: float | None = None,
     first_fold: int = 0,
 ) -> FoldScores:
     """Fit ``pipeline`` on each fold's training rows and score its validation rows.
@@ -200,7 +208,10 @@ def cross_validate(
     A lower ``fidelity`` uses the first folds only, and fits on a stratified share of
     each fold's training rows (the same subsample for every pipeline).
     ``keep_models`` returns the fitted fold models too: on large data they can stand
-    in for a refit on all rows that would not fit in the time left.
+    in for a refit on all rows that would not fit in the time left; with ``models_bar``,
+    only if the mean score's objective (:attr:`Metric.objective`) is above it: shipping
+    a forest's fold models back to the search made a first look 5% slower, wasted where
+    they would not be kept.
     ``first_fold`` skips the folds before it (evaluated already, at a lower fidelity):
     the scores, predictions and models are those of the folds from it on.
     Errors propagate: the caller records them as the evaluation's failure.
@@ -224,6 +235,8 @@ def cross_validate(
         scores.append(metric(y_codes[valid], proba))
         if keep_models:
             models.append(model)
+    if models_bar is not None and metric.objective(np.mean(scores)) <= models_bar:
+        models = []
     with np.errstate(invalid="ignore"):
         oof = (proba_sum / n_validated[:, None]).astype(np.float32)
     return FoldScores(tuple(scores), oof, fit_time, predict_time, tuple(models))

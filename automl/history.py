@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ SKIPPED = "skipped"
 #: Out-of-fold predictions are kept for this many of the best trials only, and for
 #: the ensemble's candidates: on large data each is rows x classes numbers.
 KEEP_PREDICTIONS = 50
-#: Full evaluations whose fold models are kept (:func:`ensemble_candidates`): the
+#: Trials whose fold models are kept (:func:`ensemble_candidates`): the
 #: candidates of the ensemble, bagged from those models or standing in for their refits.
 KEEP_MODELS = 10
 #: At most this many of the candidates share a classifier, while others are left:
@@ -113,42 +113,77 @@ def rank(trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True)
         most_rows[key] = max(most_rows.get(key, 0.0), trial.fidelity.rows)
     return sorted(
         (t for t in competing if t.fidelity.rows == most_rows[t.pipeline.key]),
-        key=lambda t: (-metric.objective(t.score), t.fit_time if prefer_faster else t.number),
+        key=lambda t: _order(t, metric, prefer_faster),
     )
 
 
-def ensemble_candidates(ranked: Sequence[Trial]) -> list[Trial]:
-    """The KEEP_MODELS trials an ensemble chooses among, best first.
+def _order(trial: Trial, metric: Metric, prefer_faster: bool) -> tuple[float, float]:
+    """Best first; ties go to the faster, or to the earlier."""
+    return -metric.objective(trial.score), trial.fit_time if prefer_faster else trial.number
 
-    The best fully evaluated trials of ``ranked``, taking at most KEEP_PER_CLASSIFIER
-    with one classifier; if that leaves places free, the next best fill them, whatever
-    their classifier. A search that exploits one family still hands the ensemble the
-    best of the others it reached. As trials are added, a trial left out is never taken
-    again (its fold models are gone by then): the rule reads all the full evaluations of
-    ``ranked``, not a window of it, and a full evaluation never leaves the ranking.
+
+def ensemble_candidates(
+    trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True
+) -> list[Trial]:
+    """The KEEP_MODELS trials an ensemble chooses among, best first: full evaluations,
+    and in places they leave free first looks of pipelines not evaluated in full.
+
+    A candidate holds predictions for every row it validated, and its fold models: a
+    full evaluation does, and on small data so does a first look, one repeat of the
+    cross-validation, which validates every row. A short search there makes mostly
+    first looks (balance_scale at 10 s: 17 evaluations, 3 of them in full), the only
+    ones of most classifiers; with them the ensemble scored better at 10 s, but where
+    first looks also took the places of full evaluations, worse at 30 s
+    (benchmarks/results/firstlook_report.txt). Of full evaluations at most
+    KEEP_PER_CLASSIFIER take one classifier; if that leaves places free, the next best
+    fill them, whatever their classifier; first looks likewise. A search that exploits
+    one family still hands the ensemble the best of the others it reached. A trial
+    left out loses its fold models (:func:`keeping_models`), so it is never taken again.
     """
+    held = [t for t in trials if t.ok and t.oof_proba is not None and t.models]
+    full = [t for t in held if t.fidelity == FULL]
+    in_full = {t.pipeline.key for t in full}
+    looks = [t for t in held if t.fidelity != FULL and t.pipeline.key not in in_full]
+    chosen: list[Trial] = []
+    for group in (full, looks):
+        best_first = sorted(group, key=lambda t: _order(t, metric, prefer_faster))
+        kept = {id(t) for t in _varied_first(best_first)[: KEEP_MODELS - len(chosen)]}
+        chosen += [t for t in best_first if id(t) in kept]
+    return chosen
+
+
+def _varied_first(best_first: list[Trial]) -> list[Trial]:
+    """``best_first`` with at most KEEP_PER_CLASSIFIER of one classifier first, then
+    the others."""
     seen: Counter[str] = Counter()
     varied, alike = [], []
-    for trial in (t for t in ranked if t.fidelity == FULL):
+    for trial in best_first:
         classifier = trial.pipeline.classifier.name
         (varied if seen[classifier] < KEEP_PER_CLASSIFIER else alike).append(trial)
         seen[classifier] += 1
-    chosen = {id(t) for t in (varied + alike)[:KEEP_MODELS]}
-    return [t for t in ranked if id(t) in chosen]
+    return varied + alike
 
 
-def keeping_models(ranked: Sequence[Trial]) -> list[Trial]:
+def keeping_models(
+    trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True
+) -> list[Trial]:
     """The trials whose fold models are kept: the ensemble's candidates, and the best,
     whose fold model may stand in for a refit that would not fit."""
-    candidates = ensemble_candidates(ranked)
-    return candidates + [t for t in ranked[:1] if t not in candidates]
+    trials = list(trials)
+    candidates = ensemble_candidates(trials, metric, prefer_faster=prefer_faster)
+    best = rank(trials, metric, prefer_faster=prefer_faster)[:1]
+    return candidates + [t for t in best if t not in candidates]
 
 
-def keeping_predictions(ranked: Sequence[Trial]) -> list[Trial]:
+def keeping_predictions(
+    trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True
+) -> list[Trial]:
     """The trials whose out-of-fold predictions are kept: the KEEP_PREDICTIONS best and
     the ensemble's candidates, however far down the ranking."""
-    best = list(ranked[:KEEP_PREDICTIONS])
-    return best + [t for t in ensemble_candidates(ranked) if t not in best]
+    trials = list(trials)
+    best = rank(trials, metric, prefer_faster=prefer_faster)[:KEEP_PREDICTIONS]
+    candidates = ensemble_candidates(trials, metric, prefer_faster=prefer_faster)
+    return best + [t for t in candidates if t not in best]
 
 
 class History:
@@ -174,20 +209,38 @@ class History:
             self._forget_models_beyond()
 
     def _forget_models_beyond(self) -> None:
-        kept = {id(t) for t in keeping_models(self.ranked())}
+        kept = {id(t) for t in keeping_models(self.trials, self.metric, **self._ties)}
         for index, trial in enumerate(self.trials):
             if trial.models and id(trial) not in kept:
                 self.trials[index] = dataclasses.replace(trial, models=())
 
     def _forget_predictions_beyond(self) -> None:
-        kept = {id(t) for t in keeping_predictions(self.ranked())}
+        kept = {id(t) for t in keeping_predictions(self.trials, self.metric, **self._ties)}
         for index, trial in enumerate(self.trials):
             if trial.oof_proba is not None and id(trial) not in kept:
                 self.trials[index] = dataclasses.replace(trial, oof_proba=None)
 
     def ranked(self) -> list[Trial]:
         """Successful trials validated on the most folds, best first (:func:`rank`)."""
-        return rank(self.trials, self.metric, prefer_faster=self.prefer_faster)
+        return rank(self.trials, self.metric, **self._ties)
+
+    def ensemble_candidates(self) -> list[Trial]:
+        """The trials an ensemble chooses among (:func:`ensemble_candidates`)."""
+        return ensemble_candidates(self.trials, self.metric, **self._ties)
+
+    def models_bar(self) -> float | None:
+        """What a first look must score above, as the metric's objective, to take a place
+        among the ensemble's candidates: the worst first look's there, once they are
+        KEEP_MODELS (infinity if they are all full evaluations); before, None."""
+        candidates = self.ensemble_candidates()
+        if len(candidates) < KEEP_MODELS:
+            return None
+        looks = [self.metric.objective(t.score) for t in candidates if t.fidelity != FULL]
+        return min(looks, default=math.inf)
+
+    @property
+    def _ties(self) -> dict[str, bool]:
+        return {"prefer_faster": self.prefer_faster}
 
     def best(self) -> Trial | None:
         ranked = self.ranked()

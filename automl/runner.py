@@ -80,8 +80,13 @@ class EvaluationRunner:
         """The unfitted scikit-learn pipeline of ``pipeline``, seeded."""
         return self.grammar.build(pipeline, random_state=self._random_state)
 
-    def submit(self, proposal: Proposal, time_limit: float) -> None:
-        """Start cross-validating ``proposal``; its trial comes out of :meth:`wait`."""
+    def submit(
+        self, proposal: Proposal, time_limit: float, models_bar: float | None = None
+    ) -> None:
+        """Start cross-validating ``proposal``; its trial comes out of :meth:`wait`.
+
+        A first look keeps its fold models only if it scores above ``models_bar``
+        (:meth:`History.models_bar`)."""
         done = self.journal.lookup(proposal.pipeline, proposal.fidelity) if self.journal else None
         if done is not None:
             self._n_trials += 1
@@ -93,11 +98,17 @@ class EvaluationRunner:
             )
             return
         estimator = self.build(proposal.pipeline)
-        # Fold models of full evaluations make bagged ensembles; on large data (one
-        # holdout split) any fold model may stand in for a refit that would not fit.
-        keep = proposal.fidelity == FULL or len(self.folds) == 1
+        # Fold models of evaluations on whole partitions make bagged ensembles; on large
+        # data (one holdout split) any fold model may stand in for a refit that would not fit.
+        whole = self.folds.whole_partitions(proposal.fidelity)
+        bar = models_bar if whole and proposal.fidelity != FULL else None
         done = proposal.reuses.fidelity.n_folds(len(self.folds)) if proposal.reuses else 0
-        evaluate = functools.partial(cross_validate, keep_models=keep, first_fold=done)
+        evaluate = functools.partial(
+            cross_validate,
+            keep_models=whole or len(self.folds) == 1,
+            models_bar=bar,
+            first_fold=done,
+        )
         task = self.pool.submit(
             evaluate,
             self._data,
@@ -189,10 +200,11 @@ class EvaluationRunner:
             score_std=float(np.std(fold_scores)),
             fold_scores=fold_scores,
             fit_time=scores.fit_time + (reused.fit_time if reused else 0.0),
-            # Only full evaluations feed an ensemble. A look at a share of the rows that
-            # ranks first stands alone: refitted, it outgrows the weights its predictions
-            # would get (krkopt at 30 s: test log loss 0.51 alone, 0.58 in an ensemble).
-            oof_proba=scores.oof_proba if proposal.fidelity == FULL else None,
+            # Only evaluations on whole partitions feed an ensemble. A look at a share of
+            # the rows that ranks first stands alone: refitted, it outgrows the weights its
+            # predictions would get (krkopt at 30 s: test log loss 0.51 alone, 0.58 in an
+            # ensemble).
+            oof_proba=scores.oof_proba if self.folds.whole_partitions(proposal.fidelity) else None,
             models=scores.models,
             predictions_digest=predictions_digest(scores.oof_proba),
             **common,

@@ -62,15 +62,21 @@ def test_the_journal_keeps_the_fold_models_and_predictions_the_history_keeps(tmp
     journal, history = Journal(tmp_path, "search", metric), History(metric)
     rng = np.random.default_rng(0)
     classifiers = ["lightgbm"] * 3 + ["random_forest", "extra_trees"]
+    looks = [(Fidelity(rows=1 / 3), None), (Fidelity(folds=1 / 3), np.ones((3, 2)))]
+    pipelines = []
     for number in range(60):
-        classifier = Step.of(classifiers[rng.integers(5)], {"n_estimators": 10 + number})
-        full = number >= 5  # the first ones at a lower fidelity, as successive halving does
-        trial = Trial(
-            number, PipelineSpec(classifier=classifier, scaling=Step("none")), "test", "ok",
-            score=rng.random(), fit_time=rng.random(), models=("fold",),
-            fidelity=FULL if full else Fidelity(rows=1 / 3),
-            oof_proba=np.zeros((3, 2)) if full else None,
-        )  # fmt: skip
+        # First looks as successive halving makes them: on a share of the rows, or in one
+        # repeat of the CV, which keeps its predictions. Then full evaluations, the first
+        # five of pipelines looked at in one repeat.
+        fidelity, oof = looks[number % 2] if number < 10 else (FULL, np.full((3, 2), number))
+        if 10 <= number < 15:
+            pipeline = pipelines[2 * (number - 10) + 1]
+        else:
+            classifier = Step.of(classifiers[rng.integers(5)], {"n_estimators": 10 + number})
+            pipeline = PipelineSpec(classifier=classifier, scaling=Step("none"))
+            pipelines.append(pipeline)
+        trial = Trial(number, pipeline, "test", "ok", score=rng.random(), fit_time=rng.random(),
+                      models=("fold",), fidelity=fidelity, oof_proba=oof)  # fmt: skip
         journal.record(trial)
         history.add(trial)
         in_journal = [journal.lookup(t.pipeline, t.fidelity) for t in history.trials]
@@ -79,6 +85,13 @@ def test_the_journal_keeps_the_fold_models_and_predictions_the_history_keeps(tmp
             t.oof_proba is not None for t in history.trials
         ]
     assert len(list(tmp_path.glob("*.models.pkl"))) == 10
+    # Read again, each evaluation has its own predictions, whatever its pipeline's others.
+    reread = Journal(tmp_path, "search", metric)
+    for trial in history.trials:
+        again = reread.lookup(trial.pipeline, trial.fidelity)
+        assert (again.oof_proba is None) == (trial.oof_proba is None)
+        if trial.oof_proba is not None:
+            np.testing.assert_array_equal(again.oof_proba, trial.oof_proba)
 
 
 def test_other_data_or_settings_are_refused(tmp_path):

@@ -14,10 +14,10 @@ from sklearn.ensemble import VotingClassifier
 import automl.ensemble
 from automl import AutoClassifier
 from automl.ensemble import MAX_ROWS, EnsembleSelector, select_ensemble
-from automl.evaluation import Fidelity
+from automl.evaluation import FULL, Fidelity
 from automl.export import read_manifest
 from automl.grammar import PipelineSpec, Step
-from automl.history import KEEP_MODELS, Trial
+from automl.history import KEEP_MODELS, History, Trial
 from automl.metrics import get_metric
 from tests.helpers import mixed_frame
 
@@ -27,7 +27,15 @@ LOG_LOSS = get_metric("log_loss", 2)
 def _trial(number: int, proba: np.ndarray, y: np.ndarray, classifier: Step | None = None) -> Trial:
     classifier = classifier or Step.of("knn", {"n_neighbors": number})
     pipeline = PipelineSpec(classifier=classifier, scaling=Step("none"))
-    return Trial(number, pipeline, "seed", "ok", score=LOG_LOSS(y, proba), oof_proba=proba)
+    score = LOG_LOSS(y, proba)
+    return Trial(number, pipeline, "seed", "ok", score=score, oof_proba=proba, models=("fold",))
+
+
+def _history(trials: list[Trial]) -> History:
+    history = History(LOG_LOSS)
+    for trial in trials:
+        history.add(trial)
+    return history
 
 
 def _noisy_views(n_rows=2000, seed=0):
@@ -60,24 +68,27 @@ def test_the_selector_chooses_among_the_best_trials_and_again_only_when_they_cha
         LOG_LOSS, batch=lambda y, p: calls.append(1) or LOG_LOSS.many(y, p)
     )
     selector = EnsembleSelector(y, counted, size=20)
-    chosen = selector(trials)
+    history = _history(trials)
+    chosen = selector(history)
     assert chosen == select_ensemble(trials, y, LOG_LOSS, size=20) and len(chosen) >= 2
     picks = len(calls)
-    assert selector(list(trials)) == chosen and len(calls) == picks  # same candidates
+    assert selector(history) == chosen and len(calls) == picks  # same candidates
     worse = [_trial(100 + i, trials[-1].oof_proba, y) for i in range(KEEP_MODELS)]
-    top = trials + worse[: KEEP_MODELS - len(trials)]
-    assert selector(top) == chosen and len(calls) > picks  # new candidates, same choice
+    for trial in worse[: KEEP_MODELS - len(trials)]:
+        history.add(trial)
+    assert selector(history) == chosen and len(calls) > picks  # new candidates, same choice
     picks = len(calls)
-    beyond = worse[KEEP_MODELS - len(trials) :]
-    assert selector(top + beyond) == chosen and len(calls) == picks  # only beyond the top
+    for trial in worse[KEEP_MODELS - len(trials) :]:
+        history.add(trial)
+    assert selector(history) == chosen and len(calls) == picks  # only beyond the top
 
 
 def test_no_ensemble_when_the_best_was_seen_on_a_share_of_the_rows_only():
     trials, y = _noisy_views()
     first_look = dataclasses.replace(trials[0], number=9, oof_proba=None,
                                      fidelity=Fidelity(rows=1 / 3))  # fmt: skip
-    assert EnsembleSelector(y, LOG_LOSS, size=20)([first_look, *trials[1:]]) == []
-    assert len(EnsembleSelector(y, LOG_LOSS, size=20)(trials)) >= 2
+    assert EnsembleSelector(y, LOG_LOSS, size=20)(_history([first_look, *trials[1:]])) == []
+    assert len(EnsembleSelector(y, LOG_LOSS, size=20)(_history(trials))) >= 2
 
 
 def test_a_pipeline_of_another_classifier_joins_the_ensemble_from_beyond_the_ten_best():
@@ -85,7 +96,7 @@ def test_a_pipeline_of_another_classifier_joins_the_ensemble_from_beyond_the_ten
     best = trials[0]
     copies = [_trial(10 + i, best.oof_proba, y) for i in range(KEEP_MODELS)]
     other = _trial(1, trials[1].oof_proba, y, classifier=Step("gaussian_nb"))
-    chosen = EnsembleSelector(y, LOG_LOSS, size=20)([best, *copies, other])
+    chosen = EnsembleSelector(y, LOG_LOSS, size=20)(_history([best, *copies, other]))
     assert other in [t for t, _ in chosen]  # 12th, behind ten copies of the best
     blend = sum(w * t.oof_proba for t, w in chosen)
     assert LOG_LOSS(y, blend) < best.score - 0.01
@@ -136,10 +147,12 @@ def test_the_model_bags_the_fold_models_of_its_members_by_weight(fitted):
     best = model.history_.best()
     assert isinstance(model.model_, VotingClassifier) and len(best.fold_scores) == 15  # 3 x 5
     # The first repeat's folds were fitted in the first look, which the full evaluation reuses.
-    n_folds = len(best.models)
-    assert n_folds == 10
-    assert len(model.model_.estimators_) == n_folds * len(model.ensemble_)
-    expected = np.repeat([w / n_folds for _, w in model.ensemble_], n_folds)
+    assert len(best.models) == 10
+    # A member evaluated in its first look only (one repeat) bags that look's 5 fold models.
+    candidates = {t.pipeline.key: t for t in model.history_.ensemble_candidates()}
+    members = [(candidates[pipeline.key], w) for pipeline, w in model.ensemble_]
+    assert {len(t.models) for t, _ in members} <= {5, 10}
+    expected = np.concatenate([np.full(len(t.models), w / len(t.models)) for t, w in members])
     np.testing.assert_allclose(model.model_.weights, expected)
     assert sum(w for _, w in model.ensemble_) == pytest.approx(1.0)
     folds = [frozen.estimator for frozen in model.model_.estimators_]
@@ -150,6 +163,17 @@ def test_the_model_bags_the_fold_models_of_its_members_by_weight(fitted):
     board = model.leaderboard()
     assert board["weight"].sum() == pytest.approx(1.0)
     assert board.loc[board["rank"] == 1, "weight"].item() > 0
+
+
+def test_first_looks_that_validated_every_row_are_candidates_behind_the_full_evaluations(fitted):
+    model, _ = fitted
+    candidates = model.history_.ensemble_candidates()
+    full = [t.fidelity == FULL for t in candidates]
+    assert full[0] and not all(full) and full == sorted(full, reverse=True)
+    evaluated_in_full = {t.pipeline.key for t in candidates if t.fidelity == FULL}
+    for look in (t for t in candidates if t.fidelity != FULL):  # one repeat of 5-fold CV
+        assert len(look.models) == 5 and not np.isnan(look.oof_proba).any()
+        assert look.pipeline.key not in evaluated_in_full
 
 
 def test_the_ensemble_pickle_predicts_without_automl_and_the_single_one_on_request(

@@ -21,7 +21,7 @@ from automl.data import check_training_data
 from automl.ensemble import voting_ensemble
 from automl.evaluation import FULL, Dataset, Fidelity, Folds, make_folds
 from automl.grammar import Component, Grammar, PipelineSpec, Step
-from automl.history import History, Proposal, Trial, ensemble_candidates
+from automl.history import History, Proposal, Trial
 from automl.metrics import get_metric
 from automl.refit import _all_failed_message, refit_best, refit_ensemble
 from automl.runner import EvaluationRunner
@@ -111,6 +111,17 @@ def test_random_search_proposes_the_seeds_first_then_distinct_pipelines():
     assert [again.ask().pipeline for _ in range(40)] == [p.pipeline for p in proposals]
 
 
+def test_the_searcher_hears_of_trials_without_their_fold_models_and_predictions(monkeypatch):
+    # A searcher keeps what it is told for the whole search: only the history may keep
+    # fold models and predictions, and it keeps those of the ensemble's candidates only.
+    told, tell = [], RandomSearch.tell
+    monkeypatch.setattr(RandomSearch, "tell", lambda self, t: told.append(t) or tell(self, t))
+    grammar, dataset = _grammar_with()
+    history, _ = _search(grammar, dataset, grammar.default_pipelines()[:4], max_evals=4)
+    assert len(told) == 4 and not any(t.models or t.oof_proba is not None for t in told)
+    assert all(t.models and t.oof_proba is not None for t in history.trials)
+
+
 def test_a_runaway_pipeline_is_stopped_and_the_search_goes_on():
     sleepy = Component("sleepy", "classifier", _sleepy)
     grammar, dataset = _grammar_with(sleepy)
@@ -194,6 +205,9 @@ def test_the_history_ranks_by_the_metric_direction():
     assert board["status"].iloc[-1] == "failed" and board["error"].iloc[-1] == "boom"
 
 
+ONE_REPEAT = Fidelity(folds=1 / 3)  # a first look on small data: every row validated once
+
+
 def _spec(classifier: str) -> PipelineSpec:
     return PipelineSpec(classifier=Step(classifier), scaling=Step("none"))
 
@@ -206,9 +220,9 @@ def test_the_history_keeps_predictions_of_the_best_trials_and_the_ensembles_cand
     history = History(get_metric("roc_auc", 2))
     scores = [("knn", 0.9), ("knn", 0.85), ("knn", 0.8), ("knn", 0.75), ("gaussian_nb", 0.6)]
     for number, (classifier, score) in enumerate(scores):
-        history.add(
-            Trial(number, _spec(classifier), "test", "ok", score=score, oof_proba=np.zeros((3, 2)))
-        )
+        trial = Trial(number, _spec(classifier), "test", "ok", score=score,
+                      oof_proba=np.zeros((3, 2)), models=("fold",))  # fmt: skip
+        history.add(trial)
     kept = sorted(t.score for t in history.trials if t.oof_proba is not None)
     assert kept == [0.6, 0.8, 0.85, 0.9]  # the two best, and the candidates: 3 knn, 1 nb
 
@@ -220,11 +234,11 @@ def test_fold_models_are_kept_for_three_per_classifier_then_for_the_next_best():
     for classifier, values in scores.items():
         for score in values:
             trial = Trial(len(history), _spec(classifier), "test", "ok", score=score,
-                          models=("fold",))  # fmt: skip
+                          oof_proba=np.zeros((3, 2)), models=("fold",))  # fmt: skip
             history.add(trial)
     kept = sorted((t.score for t in history.trials if t.models), reverse=True)
     assert kept == [0.99, 0.98, 0.97, 0.96, 0.95, 0.8, 0.79, 0.7, 0.69, 0.68]
-    assert [t.score for t in ensemble_candidates(history.ranked())] == kept
+    assert [t.score for t in history.ensemble_candidates()] == kept
 
 
 def test_first_looks_take_no_ensemble_place_but_the_best_keeps_its_fold_model():
@@ -235,26 +249,68 @@ def test_first_looks_take_no_ensemble_place_but_the_best_keeps_its_fold_model():
         pipeline = PipelineSpec(classifier=Step.of("knn", {"n_neighbors": number + 1}),
                                 scaling=Step("none"))  # fmt: skip
         history.add(Trial(number, pipeline, "test", "ok", score=0.7 + number / 100,
-                          fidelity=third if look else FULL, models=("fold",)))  # fmt: skip
-    candidates = ensemble_candidates(history.ranked())
+                          fidelity=third if look else FULL, models=("fold",),
+                          oof_proba=None if look else np.zeros((3, 2))))  # fmt: skip
+    candidates = history.ensemble_candidates()
     assert [t.number for t in candidates] == list(range(9, -1, -1))
     assert [t.number for t in history.trials if t.models] == [*range(10), 13]
+
+
+def test_a_first_look_keeps_its_fold_models_only_if_it_beats_the_worst_candidate(monkeypatch):
+    monkeypatch.setattr(automl.history, "KEEP_MODELS", 3)
+    history = History(get_metric("log_loss", 2))
+    bars = []
+    for number, score in enumerate([0.5, 0.3, 0.4, 0.2]):
+        bars.append(history.models_bar())
+        spec = PipelineSpec(classifier=Step.of("knn", {"n_neighbors": number + 1}),
+                            scaling=Step("none"))  # fmt: skip
+        history.add(Trial(number, spec, "test", "ok", score=score, fidelity=ONE_REPEAT,
+                          oof_proba=np.zeros((3, 2)), models=("fold",)))  # fmt: skip
+    assert bars == [None, None, None, -0.5]  # none until three candidates, then the worst
+    assert history.models_bar() == -0.4  # (as the objective: larger is better)
+    for number in range(4, 7):  # three full evaluations take every place
+        history.add(Trial(number, _spec(f"knn{number}"), "test", "ok", score=0.9,
+                          oof_proba=np.zeros((3, 2)), models=("fold",)))  # fmt: skip
+    assert history.models_bar() == np.inf
 
 
 def test_an_ensemble_candidate_always_has_its_fold_models_and_predictions(monkeypatch):
     # A trial left out of the candidates loses its models for good: it must never
     # be a candidate again, however the later trials rank and whatever they are.
+    # First looks come and go: a promotion to the full evaluation supersedes one.
     monkeypatch.setattr(automl.history, "KEEP_PREDICTIONS", 12)
     history = History(get_metric("roc_auc", 2))
     rng = np.random.default_rng(0)
     classifiers = ["knn"] * 6 + ["gaussian_nb", "logistic_regression", "random_forest"]
+    looked = []
     for number in range(300):
-        spec = _spec(classifiers[rng.integers(len(classifiers))])
-        history.add(Trial(number, spec, "test", "ok", score=rng.random(),
+        if looked and rng.random() < 0.3:
+            spec, fidelity = looked.pop(rng.integers(len(looked))), FULL
+        else:
+            classifier = Step.of(classifiers[rng.integers(len(classifiers))], {"seed": number})
+            spec, fidelity = PipelineSpec(classifier=classifier, scaling=Step("none")), ONE_REPEAT
+            looked.append(spec)
+        history.add(Trial(number, spec, "test", "ok", score=rng.random(), fidelity=fidelity,
                           oof_proba=np.zeros((3, 2)), models=("fold",)))  # fmt: skip
-        candidates = ensemble_candidates(history.ranked())
-        assert len(candidates) == min(len(history), automl.history.KEEP_MODELS)
+        candidates = history.ensemble_candidates()
         assert all(t.models and t.oof_proba is not None for t in candidates)
+        n_pipelines = len({t.pipeline.key for t in history.trials})
+        assert len(candidates) == min(n_pipelines, automl.history.KEEP_MODELS)
+
+
+def test_first_looks_on_every_row_are_candidates_after_the_full_evaluations_until_promoted():
+    history = History(get_metric("roc_auc", 2))
+    knn = [PipelineSpec(classifier=Step.of("knn", {"n_neighbors": k}), scaling=Step("none"))
+           for k in range(1, 5)]  # fmt: skip
+    look = ONE_REPEAT
+    evaluations = [(knn[0], look, 0.80), (knn[1], look, 0.95), (knn[2], look, 0.9),
+                   (knn[3], look, 0.7), (knn[1], FULL, 0.85), (knn[0], FULL, 0.82)]  # fmt: skip
+    for number, (spec, fidelity, score) in enumerate(evaluations):
+        history.add(Trial(number, spec, "test", "ok", score=score, fidelity=fidelity,
+                          oof_proba=np.zeros((3, 2)), models=("fold",)))  # fmt: skip
+    candidates = [(t.number, t.score) for t in history.ensemble_candidates()]
+    assert candidates == [(4, 0.85), (5, 0.82), (2, 0.9), (3, 0.7)]  # the full ones first
+    assert [t.number for t in history.trials if t.models] == [2, 3, 4, 5]
 
 
 def _large_data():

@@ -10,6 +10,7 @@ is told so: at a short budget a doomed full evaluation would waste half the sear
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
@@ -48,20 +49,20 @@ def run_search(
     budget: Budget,
     n_jobs: int,
     clock: Callable[[], float],
-    ensemble: Callable[[Sequence[Trial]], Sequence[tuple[Trial, float]]] = lambda ranked: (),
+    ensemble: Callable[[History], Sequence[tuple[Trial, float]]] = lambda history: (),
     on_trial: Callable[[History], None] = lambda history: None,
 ) -> History:
     """Evaluate proposals, ``n_jobs`` at a time, until the budget or the searcher runs out.
 
     It stops in time to refit on all rows the best pipeline and the other members
-    (with weights) that ``ensemble`` of the ranked trials would have now.
+    (with weights) that ``ensemble`` of the history would have now.
     """
     exhausted = False
 
     def search_end() -> float:
         if not math.isfinite(budget.end):
             return math.inf
-        members = [trial for trial, _ in ensemble(history.ranked())]
+        members = [trial for trial, _ in ensemble(history)]
         return _search_end(history, runner.folds, budget, members, n_jobs, clock())
 
     stop_at = search_end()
@@ -78,12 +79,14 @@ def run_search(
                 pipeline, origin, fidelity = proposal.pipeline, proposal.origin, proposal.fidelity
                 searcher.tell(Trial(0, pipeline, origin, SKIPPED, fidelity=fidelity))
                 continue
-            runner.submit(proposal, time_limit=time_limit)
+            runner.submit(proposal, time_limit=time_limit, models_bar=history.models_bar())
         if runner.n_running == 0:
             return history
         for trial in runner.wait(timeout=max(0.0, stop_at - clock())):
             history.add(trial)
-            searcher.tell(trial)
+            # The history alone decides whose fold models and predictions stay in memory:
+            # a searcher keeps the trials it was told of for the whole search.
+            searcher.tell(dataclasses.replace(trial, models=(), oof_proba=None))
             on_trial(history)
         stop_at = search_end()  # before the clock: choosing the ensemble takes time too
         if clock() >= stop_at:
