@@ -93,8 +93,10 @@ class Journal:
                 record = json.loads(line)
             except json.JSONDecodeError:  # the torn end of a killed run
                 continue
-            fidelity = Fidelity(*record["fidelity"])
-            trial = _from_record(record, self._file(record["pipeline_key"], fidelity, PREDICTIONS))
+            trial = _from_record(record)
+            predictions = self._file(trial.pipeline.key, trial.fidelity, PREDICTIONS)
+            if record["predictions"] and predictions.exists():
+                trial = dataclasses.replace(trial, oof_proba=np.load(predictions))
             models = self._file(trial.pipeline.key, trial.fidelity, MODELS)
             if models.exists():
                 trial = dataclasses.replace(trial, models=joblib.load(models))
@@ -152,13 +154,13 @@ def _to_record(trial: Trial) -> dict:
     }
 
 
-def _from_record(record: dict, predictions: Path) -> Trial:
+def _from_record(record: dict) -> Trial:
+    """The trial a journal record holds, without its predictions and fold models
+    (kept in files of their own)."""
+
     def number(value: float | None) -> float:
         return math.nan if value is None else value
 
-    oof = None
-    if record["predictions"] and predictions.exists():
-        oof = np.load(predictions)
     rows, folds = record["fidelity"]
     return Trial(
         number=0,
@@ -171,7 +173,6 @@ def _from_record(record: dict, predictions: Path) -> Trial:
         fit_time=number(record["fit_time"]),
         duration=number(record["duration"]),
         error=record["error"],
-        oof_proba=oof,
         fidelity=Fidelity(rows=rows, folds=folds),
         predictions_digest=record.get("predictions_digest", ""),
     )
