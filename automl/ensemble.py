@@ -7,8 +7,10 @@ that choosing the ensemble costs no fit at all::
 
     candidates <- the 10 best pipelines evaluated in full, at most 3 with one
                   classifier while others are left; places left free go to first
-                  looks that validated every row (on small data one repeat of the
-                  CV), likewise (history.ensemble_candidates)
+                  looks that validated the same rows (on small data one repeat of
+                  the CV), likewise; on medium data, until two pipelines are
+                  evaluated in full, the first looks, on their one fold
+                  (history.ensemble_candidates)
     ensemble   <- [the best pipeline]              (sorted initialisation)
     repeat size - 1 times:
         add the candidate (again, if it is the best choice) whose addition makes
@@ -117,8 +119,11 @@ def bagged_ensemble(
     """The soft vote of every member's fold models, each weighted by its member's weight
     over its number of folds: no refit, and the variance of each model averaged away
     (bagging, as AutoGluon does). None unless every member kept its fold models and
-    each of them knows every class."""
+    each of them knows every class, or if one fold model would vote alone: the refit
+    on all rows does better."""
     if not members or not all(trial.models for trial, _ in members):
+        return None
+    if len(members) == 1 and len(members[0][0].models) == 1:
         return None
     models = [(model, weight / len(trial.models)) for trial, weight in members
               for model in trial.models]  # fmt: skip

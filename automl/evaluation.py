@@ -50,13 +50,6 @@ class Folds:
     def __len__(self) -> int:
         return len(self.train)
 
-    def whole_partitions(self, fidelity: Fidelity) -> bool:
-        """Whether an evaluation at ``fidelity`` fits on all training rows of whole
-        partitions: it validates every row (of the holdout, on one split), as a full
-        evaluation does, and on repeated cross-validation its first repeat."""
-        per_partition = len(self) // self.n_repeats
-        return fidelity.rows == 1 and fidelity.n_folds(len(self)) % per_partition == 0
-
     @property
     def train_fraction(self) -> float:
         """Share of the rows a fold trains on: how much a refit on all rows costs more."""

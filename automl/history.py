@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -91,6 +92,13 @@ class Trial:
     def ok(self) -> bool:
         return self.status == "ok" and not math.isnan(self.score)
 
+    @functools.cached_property
+    def validated_rows(self) -> bytes:
+        """Which rows the predictions are of, packed (empty without predictions)."""
+        if self.oof_proba is None:
+            return b""
+        return np.packbits(~np.isnan(self.oof_proba[:, 0])).tobytes()
+
 
 def rank(trials: Iterable[Trial], metric: Metric, *, prefer_faster: bool = True) -> list[Trial]:
     """Successful ``trials`` validated on the most folds, one per pipeline (its highest
@@ -128,19 +136,23 @@ def ensemble_candidates(
     """The KEEP_MODELS trials an ensemble chooses among, best first: full evaluations,
     and in places they leave free first looks of pipelines not evaluated in full.
 
-    A candidate holds predictions for every row it validated, and its fold models: a
-    full evaluation does, and on small data so does a first look, one repeat of the
-    cross-validation, which validates every row. A short search there makes mostly
-    first looks (balance_scale at 10 s: 17 evaluations, 3 of them in full), the only
-    ones of most classifiers; with them the ensemble scored better at 10 s, but where
-    first looks also took the places of full evaluations, worse at 30 s
-    (benchmarks/results/firstlook_report.txt). Of full evaluations at most
-    KEEP_PER_CLASSIFIER take one classifier; if that leaves places free, the next best
-    fill them, whatever their classifier; first looks likewise. A search that exploits
-    one family still hands the ensemble the best of the others it reached. A trial
-    left out loses its fold models (:func:`keeping_models`), so it is never taken again.
+    A candidate holds predictions for the rows it validated, and its fold models: a
+    full evaluation does, and so does a first look on all the training rows of its
+    folds. On small data that is one repeat of the cross-validation, which validates
+    every row. A short search there makes mostly first looks (balance_scale at 10 s:
+    17 evaluations, 3 of them in full), the only ones of most classifiers; with them
+    the ensemble scored better at 10 s, but where first looks also took the places of
+    full evaluations, worse at 30 s (benchmarks/results/firstlook_report.txt). Of full
+    evaluations at most KEEP_PER_CLASSIFIER take one classifier; if that leaves places
+    free, the next best fill them, whatever their classifier; first looks likewise. A
+    search that exploits one family still hands the ensemble the best of the others it
+    reached. A trial left out loses its fold models (:func:`keeping_models`), so it is
+    never taken again.
+
+    The candidates validated the same rows (:func:`_validated_alike`): on medium data a
+    first look validates one fold, and its promotion the others.
     """
-    held = [t for t in trials if t.ok and t.oof_proba is not None and t.models]
+    held = _validated_alike([t for t in trials if t.ok and t.oof_proba is not None and t.models])
     full = [t for t in held if t.fidelity == FULL]
     in_full = {t.pipeline.key for t in full}
     looks = [t for t in held if t.fidelity != FULL and t.pipeline.key not in in_full]
@@ -150,6 +162,25 @@ def ensemble_candidates(
         kept = {id(t) for t in _varied_first(best_first)[: KEEP_MODELS - len(chosen)]}
         chosen += [t for t in best_first if id(t) in kept]
     return chosen
+
+
+def _validated_alike(held: list[Trial]) -> list[Trial]:
+    """The trials of ``held`` that validated one set of rows: the set of at least two
+    pipelines evaluated in full, or else the set of the most trials.
+
+    An ensemble weighs its members on the rows they all validated. On medium data a
+    search too short for two full evaluations (at 10 s on mfeat_fourier none was) thus
+    chooses among its first looks, on their fold, rather than refit one alone.
+    """
+    by_rows: dict[bytes, list[Trial]] = defaultdict(list)
+    for trial in held:
+        by_rows[trial.validated_rows].append(trial)
+
+    def preference(group: list[Trial]) -> tuple[bool, int]:
+        n_full = len({t.pipeline.key for t in group if t.fidelity == FULL})
+        return n_full >= 2, len(group)
+
+    return max(by_rows.values(), key=preference, default=[])
 
 
 def _varied_first(best_first: list[Trial]) -> list[Trial]:
@@ -231,12 +262,16 @@ class History:
     def models_bar(self) -> float | None:
         """What a first look must score above, as the metric's objective, to take a place
         among the ensemble's candidates: the worst first look's there, once they are
-        KEEP_MODELS (infinity if they are all full evaluations); before, None."""
+        KEEP_MODELS; before, None. Infinity once the candidates are full evaluations
+        only, of KEEP_MODELS or of two pipelines or more: on medium data a first look
+        validates other rows than they, and the ensemble no longer chooses among looks."""
         candidates = self.ensemble_candidates()
+        looks = [self.metric.objective(t.score) for t in candidates if t.fidelity != FULL]
+        if not looks and len(candidates) >= 2:
+            return math.inf
         if len(candidates) < KEEP_MODELS:
             return None
-        looks = [self.metric.objective(t.score) for t in candidates if t.fidelity != FULL]
-        return min(looks, default=math.inf)
+        return min(looks)
 
     @property
     def _ties(self) -> dict[str, bool]:

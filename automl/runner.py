@@ -98,14 +98,15 @@ class EvaluationRunner:
             )
             return
         estimator = self.build(proposal.pipeline)
-        # Fold models of evaluations on whole partitions make bagged ensembles; on large
-        # data (one holdout split) any fold model may stand in for a refit that would not fit.
-        whole = self.folds.whole_partitions(proposal.fidelity)
-        bar = models_bar if whole and proposal.fidelity != FULL else None
+        # Fold models of evaluations on all training rows of their folds make bagged
+        # ensembles; on large data (one holdout split) any fold model may stand in for a
+        # refit that would not fit.
+        all_rows = proposal.fidelity.rows == 1
+        bar = models_bar if all_rows and proposal.fidelity != FULL else None
         done = proposal.reuses.fidelity.n_folds(len(self.folds)) if proposal.reuses else 0
         evaluate = functools.partial(
             cross_validate,
-            keep_models=whole or len(self.folds) == 1,
+            keep_models=all_rows or len(self.folds) == 1,
             models_bar=bar,
             first_fold=done,
         )
@@ -200,11 +201,11 @@ class EvaluationRunner:
             score_std=float(np.std(fold_scores)),
             fold_scores=fold_scores,
             fit_time=scores.fit_time + (reused.fit_time if reused else 0.0),
-            # Only evaluations on whole partitions feed an ensemble. A look at a share of
-            # the rows that ranks first stands alone: refitted, it outgrows the weights its
-            # predictions would get (krkopt at 30 s: test log loss 0.51 alone, 0.58 in an
-            # ensemble).
-            oof_proba=scores.oof_proba if self.folds.whole_partitions(proposal.fidelity) else None,
+            # Only evaluations on all training rows of their folds feed an ensemble. A look
+            # at a share of the rows that ranks first stands alone: refitted, it outgrows
+            # the weights its predictions would get (krkopt at 30 s: test log loss 0.51
+            # alone, 0.58 in an ensemble).
+            oof_proba=scores.oof_proba if proposal.fidelity.rows == 1 else None,
             models=scores.models,
             predictions_digest=predictions_digest(scores.oof_proba),
             **common,

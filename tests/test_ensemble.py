@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_classification
 from sklearn.ensemble import VotingClassifier
 
 import automl.ensemble
@@ -206,3 +207,18 @@ def test_the_ensemble_pickle_predicts_without_automl_and_the_single_one_on_reque
     np.testing.assert_allclose(
         eval(single.split(" ", 1)[1]), model.best_pipeline_.predict_proba(X)[:, 1]
     )
+
+
+def test_a_search_too_short_for_full_evaluations_on_medium_data_ensembles_its_first_looks():
+    X, y = make_classification(1500, 12, n_informative=6, n_classes=3, random_state=0)
+    model = AutoClassifier(time_budget=None, max_evals=3, warm_start=False, random_state=0,
+                           metric="log_loss").fit(X, y)  # fmt: skip
+    one_fold = Fidelity(folds=0.2)  # 5-fold CV: a first look fits and validates one fold
+    assert {t.fidelity for t in model.history_.trials} == {one_fold}
+    members = [(t, w) for t in model.history_.ensemble_candidates()
+               for pipeline, w in model.ensemble_ if pipeline.key == t.pipeline.key]  # fmt: skip
+    assert len(members) == len(model.ensemble_) > 1
+    assert all(len(t.models) == 1 for t, _ in members)
+    vote = sum(w * t.models[0].predict_proba(X) for t, w in members)
+    np.testing.assert_allclose(model.predict_proba(X), vote)
+    assert model.score(X, y) > 0.8

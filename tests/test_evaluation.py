@@ -12,7 +12,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from automl.evaluation import (
-    FULL,
     HOLDOUT_ABOVE_ROWS,
     REPEAT_BELOW_ROWS,
     REPEATS,
@@ -164,17 +163,6 @@ def test_the_folds_before_the_first_fold_are_not_fitted_again():
     rest = cross_validate(data, pipeline, METRICS["log_loss"], first_fold=5)
     assert RowSpy.seen == [set(train) for train in data.folds.train[5:]]
     assert rest.scores == whole.scores[5:]
-
-
-def test_whole_partitions_are_those_of_full_evaluations_and_of_one_repeat():
-    small, medium = make_folds(np.arange(200) % 3), make_folds(np.arange(2000) % 3)
-    large = make_folds(np.arange(HOLDOUT_ABOVE_ROWS + 3) % 3)
-    one_repeat, one_fold = Fidelity(folds=1 / REPEATS), Fidelity(folds=0.2)
-    third_of_rows = Fidelity(rows=1 / 3)
-    assert small.whole_partitions(FULL) and small.whole_partitions(one_repeat)
-    assert not small.whole_partitions(one_fold) and not small.whole_partitions(third_of_rows)
-    assert medium.whole_partitions(FULL) and not medium.whole_partitions(one_fold)
-    assert large.whole_partitions(FULL) and not large.whole_partitions(third_of_rows)
 
 
 def test_fold_models_come_back_only_from_an_evaluation_that_beats_the_bar():

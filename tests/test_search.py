@@ -313,6 +313,27 @@ def test_first_looks_on_every_row_are_candidates_after_the_full_evaluations_unti
     assert [t.number for t in history.trials if t.models] == [2, 3, 4, 5]
 
 
+def test_on_medium_data_first_looks_are_the_candidates_until_two_pipelines_are_in_full():
+    # A first look validates the first fold; its promotion fits the other folds only.
+    fold = np.arange(10) < 2
+    history = History(get_metric("roc_auc", 2))
+    knn = [PipelineSpec(classifier=Step.of("knn", {"n_neighbors": k}), scaling=Step("none"))
+           for k in range(1, 5)]  # fmt: skip
+    evaluations = [(knn[0], 0.80), (knn[1], 0.95), (knn[2], 0.9), (knn[3], 0.7)]
+    look = dict(fidelity=Fidelity(folds=0.2), oof_proba=np.where(fold[:, None], 0.5, np.nan))
+    for number, (spec, score) in enumerate(evaluations):
+        history.add(Trial(number, spec, "test", "ok", score=score, models=("fold",), **look))
+    promoted = dict(fidelity=FULL, oof_proba=np.where(fold[:, None], np.nan, 0.5), models=("fold",))
+    history.add(Trial(4, knn[1], "test", "ok", score=0.85, **promoted))
+    assert history.best().number == 4  # validated on the most folds
+    assert [t.number for t in history.ensemble_candidates()] == [1, 2, 0, 3]  # on their fold
+    assert history.models_bar() is None
+    history.add(Trial(5, knn[0], "test", "ok", score=0.82, **promoted))
+    assert [t.number for t in history.ensemble_candidates()] == [4, 5]
+    assert [t.number for t in history.trials if t.models] == [4, 5]
+    assert history.models_bar() == np.inf  # a look would validate other rows than theirs
+
+
 def _large_data():
     """``X, labels, profile, dataset``: 12,000 rows, binary labels, one holdout split
     (whose fold model saw most rows)."""
