@@ -16,6 +16,7 @@ and :meth:`Grammar.validate` says why a pipeline from elsewhere is not.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -260,7 +261,7 @@ class PipelineSpec:
     def from_json(cls, text: str) -> PipelineSpec:
         return cls.from_dict(json.loads(text))
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """A stable identifier: equal pipelines have equal keys in any process."""
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:16]
