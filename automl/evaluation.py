@@ -74,6 +74,12 @@ class Fidelity:
         """The share of a full evaluation's work."""
         return self.rows * self.folds
 
+    @property
+    def on_all_rows(self) -> bool:
+        """Whether each fold fits on all its training rows: the fold models and the
+        predictions are those of the pipeline itself, not of one fitted on a sample."""
+        return self.rows == 1
+
     def n_folds(self, total: int) -> int:
         return max(1, round(self.folds * total))
 

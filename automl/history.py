@@ -262,9 +262,9 @@ class History:
     def models_bar(self) -> float | None:
         """What a first look must score above, as the metric's objective, to take a place
         among the ensemble's candidates: the worst first look's there, once they are
-        KEEP_MODELS; before, None. Infinity once the candidates are full evaluations
-        only, of KEEP_MODELS or of two pipelines or more: on medium data a first look
-        validates other rows than they, and the ensemble no longer chooses among looks."""
+        KEEP_MODELS; before, None. Infinity once the candidates are two full evaluations
+        or more and no look: on medium data a first look validates other rows than they,
+        and the ensemble no longer chooses among looks."""
         candidates = self.ensemble_candidates()
         looks = [self.metric.objective(t.score) for t in candidates if t.fidelity != FULL]
         if not looks and len(candidates) >= 2:

@@ -101,7 +101,7 @@ class EvaluationRunner:
         # Fold models of evaluations on all training rows of their folds make bagged
         # ensembles; on large data (one holdout split) any fold model may stand in for a
         # refit that would not fit.
-        all_rows = proposal.fidelity.rows == 1
+        all_rows = proposal.fidelity.on_all_rows
         bar = models_bar if all_rows and proposal.fidelity != FULL else None
         done = proposal.reuses.fidelity.n_folds(len(self.folds)) if proposal.reuses else 0
         evaluate = functools.partial(
@@ -205,7 +205,7 @@ class EvaluationRunner:
             # at a share of the rows that ranks first stands alone: refitted, it outgrows
             # the weights its predictions would get (krkopt at 30 s: test log loss 0.51
             # alone, 0.58 in an ensemble).
-            oof_proba=scores.oof_proba if proposal.fidelity.rows == 1 else None,
+            oof_proba=scores.oof_proba if proposal.fidelity.on_all_rows else None,
             models=scores.models,
             predictions_digest=predictions_digest(scores.oof_proba),
             **common,

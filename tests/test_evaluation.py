@@ -165,6 +165,11 @@ def test_the_folds_before_the_first_fold_are_not_fitted_again():
     assert rest.scores == whole.scores[5:]
 
 
+def test_a_fidelity_is_on_all_rows_whatever_its_share_of_the_folds():
+    assert Fidelity().on_all_rows and Fidelity(folds=0.2).on_all_rows
+    assert not Fidelity(rows=1 / 3).on_all_rows and not Fidelity(rows=0.5, folds=0.2).on_all_rows
+
+
 def test_fold_models_come_back_only_from_an_evaluation_that_beats_the_bar():
     data, log_loss = _dataset(n_rows=200), METRICS["log_loss"]
     look = Fidelity(folds=1 / REPEATS)

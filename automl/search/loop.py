@@ -110,7 +110,7 @@ def _search_end(
     # in well; one of a look at a third of them falls far short of its refit (krkopt at
     # 30 s: test log loss 0.84 standing in, 0.51 refitted), so for it time is kept
     # whenever it fits.
-    refit_cap = REFIT_MAX_SHARE * budget.time_budget if best.fidelity.rows == 1 else math.inf
+    refit_cap = REFIT_MAX_SHARE * budget.time_budget if best.fidelity.on_all_rows else math.inf
     if best.models and refit > min(budget.end - now, refit_cap):
         # Too late to refit it, or a refit would cost the search too much: its fold
         # model will stand in (unless time is left for the refit), so search on; the
