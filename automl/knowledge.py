@@ -198,13 +198,10 @@ class KnowledgeBase:
             *self.datasets.index[close | (np.array(shared) >= NEAR_DUPLICATE_CONTAINMENT)],
         }
 
-    def nearest(
-        self, metafeatures: Mapping[str, float], k: int, *, min_rows: int = 0
-    ) -> list[str]:
-        """The ``k`` reference datasets nearest to ``metafeatures``, nearest first;
-        only those of more than ``min_rows`` rows.
+    def nearest(self, metafeatures: Mapping[str, float], k: int) -> list[str]:
+        """The ``k`` reference datasets nearest to ``metafeatures``, nearest first.
 
-        Each meta-feature is scaled by its spread over all the reference datasets, so
+        Each meta-feature is scaled by its spread over the reference datasets, so
         that none dominates by its units.
         """
         if len(self) == 0:
@@ -214,9 +211,7 @@ class KnowledgeBase:
         spread = np.std(reference, axis=0)
         spread[spread == 0] = 1.0
         distance = np.linalg.norm((reference - query) / spread, axis=1)
-        order = np.argsort(distance, kind="stable")
-        big_enough = self.datasets["n_rows"].to_numpy()[order] > min_rows
-        return list(self.datasets.index[order[big_enough][:k]])
+        return list(self.datasets.index[np.argsort(distance, kind="stable")[:k]])
 
     def best_pipelines(self, dataset: str, n: int) -> list[PipelineSpec]:
         """The ``n`` best pipelines that the search found on ``dataset``, best first."""

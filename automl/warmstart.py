@@ -69,14 +69,12 @@ from itertools import zip_longest
 import numpy as np
 
 from automl.grammar import Grammar, PipelineSpec
-from automl.knowledge import PORTFOLIO_FOLDS, PORTFOLIO_ROWS, KnowledgeBase
+from automl.knowledge import PORTFOLIO_FOLDS, KnowledgeBase
 
 #: Reference datasets the portfolio is chosen for and the costs are estimated on.
 NEIGHBOURHOOD = 10
 #: Of those, the nearest whose best pipeline is a seed of its own.
 N_NEAREST = 5
-#: Data of more rows than this takes its seeds from reference data of more rows too.
-AT_SCALE_ROWS = 10 * PORTFOLIO_ROWS
 #: Seeds at most: beyond, the search itself does better than more of the past.
 MAX_SEEDS = 12
 #: The share of the search's seconds (time budget x cores) the seeds may cost.
@@ -106,24 +104,18 @@ def warm_start_pipelines(
     n_rows = round(math.exp(metafeatures["log_rows"]))
     if len(knowledge) == 0 or n_rows < knowledge.datasets["n_rows"].min():
         return []
-    at_scale = n_rows > AT_SCALE_ROWS
-    neighbours = knowledge.nearest(
-        metafeatures, NEIGHBOURHOOD, min_rows=AT_SCALE_ROWS if at_scale else 0
-    )
+    neighbours = knowledge.nearest(metafeatures, NEIGHBOURHOOD)
     timed = knowledge.fit_seconds(neighbours, n_rows)
+    cheap = cheap_candidates(knowledge, timed)
+    portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours, cheap)
+    cheap_keys = {key for key, ok in zip(knowledge.portfolio, cheap, strict=True) if ok}
     nearest_best = [knowledge.best_pipelines(name, 1)[0] for name in neighbours[:N_NEAREST]]
-    if at_scale:
-        candidates = nearest_best
-    else:
-        cheap = cheap_candidates(knowledge, timed)
-        portfolio = knowledge.greedy_portfolio(MAX_SEEDS, neighbours, cheap)
-        cheap_keys = {key for key, ok in zip(knowledge.portfolio, cheap, strict=True) if ok}
-        candidates = interleave(portfolio, [p for p in nearest_best if p.key in cheap_keys])
-    scale = first_look_fits / _TIMED_FITS_PER_ROW
+    nearest_best = [p for p in nearest_best if p.key in cheap_keys]
+    scale = max(1.0, first_look_fits / _TIMED_FITS_PER_ROW)
     cost = dict(zip(knowledge.portfolio, scale * timed, strict=True))
     allowance = math.inf if seconds is None else SEED_SHARE * seconds
     seeds: dict[str, PipelineSpec] = {}
-    for pipeline in candidates:
+    for pipeline in interleave(portfolio, nearest_best):
         adapted = grammar.adapt(pipeline)
         if adapted is None or adapted.key in seeds or cost[pipeline.key] > allowance:
             continue
