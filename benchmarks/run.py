@@ -123,6 +123,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_search_arguments(description: str, *, budget: float) -> argparse.Namespace:
+    """The arguments of a script that searches datasets' training splits on one core:
+    ``--datasets`` (as :func:`_dataset_names` reads them), ``--budget``, ``--seed`` and
+    ``--data-dir``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--datasets", required=True)
+    parser.add_argument("--budget", type=float, default=budget)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATASETS))
+    args = parser.parse_args()
+    args.n_jobs = 1
+    return args
+
+
 def _dataset_names(spec: str) -> list[str]:
     """Names separated by commas, or a file of them, one per line (``#`` comments)."""
     path = Path(spec)

@@ -10,21 +10,14 @@ their total and median seconds, and the classifier families tried most.
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 
 import numpy as np
-from run import DEFAULT_DATASETS, _automl, _dataset_names, _load, split
+from run import _automl, _dataset_names, _load, parse_search_arguments, split
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", required=True)
-    parser.add_argument("--budget", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATASETS))
-    args = parser.parse_args()
-    args.n_jobs = 1
+    args = parse_search_arguments(__doc__.splitlines()[0], budget=60.0)
     for name in _dataset_names(args.datasets):
         X_train, _, y_train, _ = split(*_load(args.data_dir, name), seed=args.seed)
         for system in ("automl", "automl-cold"):
