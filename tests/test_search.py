@@ -481,6 +481,13 @@ def test_the_search_keeps_time_to_refit_the_ensembles_other_members_and_no_more(
     assert refit_estimate(look, folds) > REFIT_MAX_SHARE * 100.0
     end = _search_end(history, folds, budget, [look], n_jobs=1, now=0.0)
     assert end == pytest.approx(100.0 - OVERHEAD_SECONDS - refit_estimate(look, folds))
+    # Late, its refit still fits with the grace the final step allows: the search stops
+    # now; past that, the search goes on and the fold model stands in.
+    late = budget.end - refit_estimate(look, folds) + budget.grace / 2
+    assert _search_end(history, folds, budget, [look], n_jobs=1, now=late) < late
+    too_late = budget.end - refit_estimate(look, folds) + budget.grace * 1.5
+    end = _search_end(history, folds, budget, [look], n_jobs=1, now=too_late)
+    assert end == pytest.approx(100.0 - OVERHEAD_SECONDS)
 
 
 def test_a_step_that_does_nothing_gives_the_same_predictions_digest():
