@@ -38,5 +38,9 @@ class Budget:
             return 0.0
         return min(0.05 * self.time_budget + 3, max(5.0, 0.05 * self.time_budget)) - 1.0
 
+    def last_step_time_left(self, now: float) -> float:
+        """Seconds the last step (the final refit) may still take: the time left and the grace."""
+        return self.time_left(now) + self.grace
+
     def evals_left(self, n_done: int) -> float:
         return math.inf if self.max_evals is None else self.max_evals - n_done

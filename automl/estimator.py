@@ -269,7 +269,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             best, pipeline = refit_best(
                 runner,
                 history,
-                lambda: time_left() + budget.grace,
+                lambda: budget.last_step_time_left(clock()),
                 stand_in=stand_in,
             )
         if not model:

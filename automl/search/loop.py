@@ -115,7 +115,7 @@ def _search_end(
     if best.fidelity.on_all_rows:
         room = min(budget.end - now, REFIT_MAX_SHARE * budget.time_budget)
     else:
-        room = budget.end - now + budget.grace
+        room = budget.last_step_time_left(now)
     if best.models and refit > room:
         # Too late to refit it, or a refit would cost the search too much: its fold
         # model will stand in (unless time is left for the refit), so search on; the
