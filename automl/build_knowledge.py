@@ -14,8 +14,9 @@ stopped (a torn last line, from a kill, is ignored and redone)::
                    of its rows (to tell versions of one dataset apart)
                datasets.csv, pipelines.jsonl, performance.csv, fit_times.csv, manifest.json
 
-A portfolio record made with other settings (rows, folds, time limit) is scored
-again; one that lacks candidates (or their fit times) gets them scored and added.
+A portfolio record made with other settings (folds, time limit, or rows where the
+dataset has more than the smaller of the two row limits) is scored again; one that
+lacks candidates (or their fit times) gets them scored and added.
 
 Reference datasets are PMLB-style files: ``<name>.tsv.gz``, the label in column
 ``target``.
@@ -117,12 +118,13 @@ def build_knowledge_base(
     candidates = portfolio_candidates(searches.values())
     scored = _read_journal(journal / PORTFOLIO_JOURNAL)
     for name in names:
-        unscored = _unscored(scored.get(name), candidates)
+        unscored = _unscored(scored.get(name), candidates, searches[name]["n_rows"])
         if unscored:
             log(f"portfolio {name}: {len(unscored)} of {len(candidates)} candidates ...")
             metric = searches[name]["metric"]
             record = score_portfolio(datasets_dir, name, unscored, metric, n_jobs=n_jobs)
-            scored[name] = _append(journal / PORTFOLIO_JOURNAL, _merged(scored.get(name), record))
+            merged = _merged(scored.get(name), record, searches[name]["n_rows"])
+            scored[name] = _append(journal / PORTFOLIO_JOURNAL, merged)
     scored = {name: scored[name] for name in names}
     described = {name: describe(*load_reference(datasets_dir, name)) for name in names}
     source = f"{Path(datasets_dir).name} ({len(names)} datasets of {min_rows} rows or more)"
@@ -267,22 +269,29 @@ _PORTFOLIO_SETTINGS = {
 }
 
 
-def _is_current(record: dict | None) -> bool:
-    """Whether a portfolio record was scored with today's settings."""
-    return record is not None and all(record.get(k) == v for k, v in _PORTFOLIO_SETTINGS.items())
+def _is_current(record: dict | None, n_rows: int) -> bool:
+    """Whether a portfolio record of a dataset of ``n_rows`` rows was scored as today's
+    settings would score it: a dataset that both row limits take whole is scored alike."""
+    if record is None or "rows" not in record:
+        return False
+    same_rows = min(n_rows, record["rows"]) == min(n_rows, PORTFOLIO_ROWS)
+    return same_rows and (record.get("folds"), record.get("time_limit")) == (
+        PORTFOLIO_FOLDS,
+        PORTFOLIO_TIME_LIMIT,
+    )
 
 
-def _unscored(record: dict | None, candidates: dict) -> dict[str, PipelineSpec]:
-    """The candidates that ``record`` did not score and time with today's settings."""
-    if not _is_current(record):
+def _unscored(record: dict | None, candidates: dict, n_rows: int) -> dict[str, PipelineSpec]:
+    """The candidates that ``record`` did not score and time as today's settings would."""
+    if not _is_current(record, n_rows):
         return candidates
     timed = record.get("fit_times", {})
     return {key: p for key, p in candidates.items() if key not in timed}
 
 
-def _merged(record: dict | None, new: dict) -> dict:
-    """``new`` with the scores of ``record`` that it did not redo (same settings)."""
-    if not _is_current(record):
+def _merged(record: dict | None, new: dict, n_rows: int) -> dict:
+    """``new`` with the scores of ``record`` that it did not redo (scored alike)."""
+    if not _is_current(record, n_rows):
         return new
     return new | {field: record[field] | new[field] for field in ("scores", "fit_times")}
 

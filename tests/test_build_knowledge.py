@@ -97,6 +97,17 @@ def test_a_build_writes_a_knowledge_base_that_reads_back_and_resumes(datasets, t
     rescored = [line.split(":")[0] for line in logged if "candidates ..." in line]
     assert rescored == [f"portfolio {stale['dataset']}"]
 
+    # Another row limit matters only where it took a sample: "three" (200 rows) scored
+    # on 100 is scored again, "two" (150 rows) scored whole under a higher limit is kept.
+    by_name = {r["dataset"]: r for r in scored}
+    with open(tmp_path / "journal" / PORTFOLIO_JOURNAL, "a") as journal:
+        journal.write(json.dumps(by_name["two"] | {"rows": 10**6}) + "\n")
+        journal.write(json.dumps(by_name["three"] | {"rows": 100}) + "\n")
+    logged.clear()
+    build_knowledge_base(datasets, tmp_path, budget_scale=0.2, log=logged.append)
+    rescored = [line.split(":")[0] for line in logged if "candidates ..." in line]
+    assert rescored == ["portfolio three"]
+
     # A record that lacks candidates (new defaults, say) gets only those scored.
     record = json.loads((tmp_path / "journal" / PORTFOLIO_JOURNAL).read_text().splitlines()[-1])
     lacking = sorted(record["scores"])[:2]

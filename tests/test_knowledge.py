@@ -113,13 +113,14 @@ def test_the_greedy_portfolio_covers_the_datasets_together():
 def test_fit_seconds_scale_to_the_rows_and_count_a_failure_as_the_time_limit():
     knowledge = _handmade(
         [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
-        [500, 2 * PORTFOLIO_ROWS, 10 * PORTFOLIO_ROWS],
+        [PORTFOLIO_ROWS // 2, 2 * PORTFOLIO_ROWS, 10 * PORTFOLIO_ROWS],
         fit_times=[[1.0, 4.0, 3.0], [1.0, np.nan, np.nan]],
     )
-    # Timed on 500 rows, then on a PORTFOLIO_ROWS-row subsample of the larger two.
-    seconds = knowledge.fit_seconds(["d0", "d1", "d2"], n_rows=2000)
+    # Timed on all rows of d0, then on a PORTFOLIO_ROWS-row subsample of the larger two.
+    seconds = knowledge.fit_seconds(["d0", "d1", "d2"], n_rows=2 * PORTFOLIO_ROWS)
     assert seconds == pytest.approx([6.0, 2 * PORTFOLIO_TIME_LIMIT])
-    assert knowledge.fit_seconds(["d0"], n_rows=250) == pytest.approx([0.5, 0.5])
+    half = knowledge.fit_seconds(["d0"], n_rows=PORTFOLIO_ROWS // 4)
+    assert half == pytest.approx([0.5, 0.5])
 
 
 def test_leaving_a_dataset_out_removes_its_near_duplicates_and_what_was_found_on_them():
