@@ -118,12 +118,13 @@ def build_knowledge_base(
     candidates = portfolio_candidates(searches.values())
     scored = _read_journal(journal / PORTFOLIO_JOURNAL)
     for name in names:
-        unscored = _unscored(scored.get(name), candidates, searches[name]["n_rows"])
+        n_rows = searches[name]["n_rows"]
+        unscored = _unscored(scored.get(name), candidates, n_rows)
         if unscored:
             log(f"portfolio {name}: {len(unscored)} of {len(candidates)} candidates ...")
             metric = searches[name]["metric"]
             record = score_portfolio(datasets_dir, name, unscored, metric, n_jobs=n_jobs)
-            merged = _merged(scored.get(name), record, searches[name]["n_rows"])
+            merged = _merged(scored.get(name), record, n_rows)
             scored[name] = _append(journal / PORTFOLIO_JOURNAL, merged)
     scored = {name: scored[name] for name in names}
     described = {name: describe(*load_reference(datasets_dir, name)) for name in names}

@@ -119,8 +119,8 @@ def test_fit_seconds_scale_to_the_rows_and_count_a_failure_as_the_time_limit():
     # Timed on all rows of d0, then on a PORTFOLIO_ROWS-row subsample of the larger two.
     seconds = knowledge.fit_seconds(["d0", "d1", "d2"], n_rows=2 * PORTFOLIO_ROWS)
     assert seconds == pytest.approx([6.0, 2 * PORTFOLIO_TIME_LIMIT])
-    half = knowledge.fit_seconds(["d0"], n_rows=PORTFOLIO_ROWS // 4)
-    assert half == pytest.approx([0.5, 0.5])
+    on_half_of_d0 = knowledge.fit_seconds(["d0"], n_rows=PORTFOLIO_ROWS // 4)
+    assert on_half_of_d0 == pytest.approx([0.5, 0.5])
 
 
 def test_leaving_a_dataset_out_removes_its_near_duplicates_and_what_was_found_on_them():
