@@ -113,7 +113,7 @@ def _search_end(
     # Searching on instead left letter at 10 s with its third-of-the-rows LightGBM (0.33
     # against 0.12 refitted; its refit took 3 s of the 7.9 estimated on a busy core).
     if best.fidelity.on_all_rows:
-        room = min(budget.end - now, REFIT_MAX_SHARE * budget.time_budget)
+        room = min(budget.time_left(now), REFIT_MAX_SHARE * budget.time_budget)
     else:
         room = budget.last_step_time_left(now)
     if best.models and refit > room:
