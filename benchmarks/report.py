@@ -254,14 +254,10 @@ def versus(results: pd.DataFrame, first: str, second: str) -> str:
     on the test score, and on the best CV score (what the search itself optimises); then
     the datasets where the two differ on test consistently over the seeds."""
     ok = results[results["status"] == "ok"]
+    chosen = [_runs_of(ok, run) for run in (first, second)]
     lines = []
     for column, what in (("test_score", "test score"), ("cv_score", "best CV score")):
-        objectives = []
-        for run in (first, second):
-            chosen = _runs_of(ok, run)
-            column_values = chosen.get(column, pd.Series(np.nan, chosen.index))  # FLAML: no CV
-            values = pd.Series(_sign(chosen) * column_values.to_numpy(), chosen["dataset"])
-            objectives.append(values.groupby(level=0).mean())  # over seeds
+        objectives = [_signed(runs, column).groupby(level="dataset").mean() for runs in chosen]
         both = pd.concat(objectives, axis=1, join="inner").dropna()
         if both.empty:
             continue
@@ -273,7 +269,8 @@ def versus(results: pd.DataFrame, first: str, second: str) -> str:
             f"{difference.median():+.4f} (ROC AUC, or minus log loss); sign test "
             f"p = {_sign_test(better, worse):.2f}"
         )
-    lines.append(_consistent_line(ok, first, second))
+    tests = [_signed(runs, "test_score") for runs in chosen]
+    lines.append(_consistent_line(first, second, *tests))
     return "\n".join(lines)
 
 
@@ -283,22 +280,24 @@ def _runs_of(ok: pd.DataFrame, run: str) -> pd.DataFrame:
     return ok[(ok["system"] == system) & (ok["budget"] == float(budget))]
 
 
-def _consistent_line(ok: pd.DataFrame, first: str, second: str) -> str:
-    """The datasets where ``first`` and ``second`` differ on test split after split:
-    a paired t-test over the seeds both ran (three or more), at 5%.
+def _signed(runs: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` of each run by (dataset, seed), larger better on every metric; NaN where
+    a system has no such column (FLAML: no CV score)."""
+    values = runs.get(column, pd.Series(np.nan, runs.index))
+    index = pd.MultiIndex.from_frame(runs[["dataset", "seed"]])
+    return pd.Series(_sign(runs) * values.to_numpy(), index)
+
+
+def _consistent_line(first: str, second: str, ours: pd.Series, theirs: pd.Series) -> str:
+    """The datasets where ``first`` and ``second`` (test scores ``ours`` and ``theirs``,
+    see :func:`_signed`) differ split after split: a paired t-test over the seeds both
+    ran (three or more), at 5%.
 
     Why: the counts of datasets better and worse take each dataset's mean over a few
     splits, whose noise can be as large as the difference; chance alone tells apart
     about one dataset in twenty here.
     """
-    scores = [
-        pd.Series(
-            _sign(runs) * runs["test_score"].to_numpy(),
-            pd.MultiIndex.from_frame(runs[["dataset", "seed"]]),
-        )
-        for runs in (_runs_of(ok, first), _runs_of(ok, second))
-    ]
-    difference = (scores[0] - scores[1]).dropna()
+    difference = (ours - theirs).dropna()
     tested, apart = 0, {"better": [], "worse": []}
     for dataset, values in difference.groupby(level="dataset"):
         if len(values) < 3:
