@@ -19,7 +19,6 @@ would cost on the new data.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -218,14 +217,6 @@ class KnowledgeBase:
         """The ``n`` best pipelines that the search found on ``dataset``, best first."""
         ranked = sorted((f for f in self.found if f.dataset == dataset), key=lambda f: f.rank)
         return [self.pipelines[f.id] for f in ranked[:n]]
-
-    def winning_classifiers(self, min_rows: int) -> list[str]:
-        """The classifiers of the best pipelines found on the reference datasets of at
-        least ``min_rows`` rows, most wins first (ties: the smaller dataset's first)."""
-        large = self.datasets.index[self.datasets["n_rows"] >= min_rows]
-        ranked = sorted(large, key=lambda name: self.datasets.at[name, "n_rows"])
-        wins = Counter(p.classifier.name for name in ranked for p in self.best_pipelines(name, 1))
-        return [name for name, _ in wins.most_common()]
 
     def fit_seconds(self, datasets: Sequence[str], n_rows: int) -> np.ndarray:
         """Each candidate's expected seconds of fitting on ``n_rows`` rows, in the portfolio's CV.

@@ -12,11 +12,9 @@ the search's time::
     first      <- a greedy portfolio of candidates that covers the neighbourhood together
     then       <- the best pipeline found on each of the N_NEAREST nearest, nearest first,
                   if a candidate
-    at scale   <- from AT_SCALE_ROWS rows on, the defaults of the classifiers that won
-                  the searches on the reference datasets of that size, most wins first
-    seeds      <- at scale, then first and then, alternating, adapted to this data,
-                  without repeats, each of the latter taken only while the seeds' cost
-                  fits in SEED_SHARE of the search's seconds (time budget x cores)
+    seeds      <- first and then, alternating, adapted to this data, without repeats,
+                  each taken only while the seeds' cost fits in SEED_SHARE of the
+                  search's seconds (time budget x cores)
 
 Why the first look: on small data it is one pass of repeated 5-fold CV, which fits
 on each row twice as often as the portfolio's 3-fold timing did; at 10 s the seeds
@@ -83,8 +81,6 @@ MAX_SEEDS = 12
 SEED_SHARE = 0.25
 #: A seed costs at most this many times the defaults' median cost on the neighbours.
 MAX_COST_RATIO = 2.0
-#: Rows from which the searches on reference datasets of that size order the defaults.
-AT_SCALE_ROWS = 10_000
 #: How many times the portfolio's timing fitted on each row: k-fold CV, k - 1 times.
 _TIMED_FITS_PER_ROW = PORTFOLIO_FOLDS - 1
 
@@ -118,7 +114,7 @@ def warm_start_pipelines(
     scale = max(1.0, first_look_fits / _TIMED_FITS_PER_ROW)
     cost = dict(zip(knowledge.portfolio, scale * timed, strict=True))
     allowance = math.inf if seconds is None else SEED_SHARE * seconds
-    seeds = {p.key: p for p in defaults_at_scale(knowledge, grammar, n_rows)}
+    seeds: dict[str, PipelineSpec] = {}
     for pipeline in interleave(portfolio, nearest_best):
         adapted = grammar.adapt(pipeline)
         if adapted is None or adapted.key in seeds or cost[pipeline.key] > allowance:
@@ -128,21 +124,6 @@ def warm_start_pipelines(
         if len(seeds) == MAX_SEEDS:
             break
     return list(seeds.values())
-
-
-def defaults_at_scale(
-    knowledge: KnowledgeBase, grammar: Grammar, n_rows: int
-) -> list[PipelineSpec]:
-    """From ``AT_SCALE_ROWS`` rows on, the defaults of the classifiers that won the
-    searches on the reference datasets of that size, most wins first; none below.
-
-    The search runs these defaults anyway, so they cost the seeds' share nothing.
-    """
-    if n_rows < AT_SCALE_ROWS:
-        return []
-    winners = knowledge.winning_classifiers(AT_SCALE_ROWS)
-    available = grammar.options("classifier")
-    return [grammar.default_pipeline(name) for name in winners if name in available]
 
 
 def cheap_candidates(knowledge: KnowledgeBase, seconds: np.ndarray) -> np.ndarray:

@@ -110,17 +110,6 @@ def test_the_greedy_portfolio_covers_the_datasets_together():
     assert [p.key for p in allowed] == [keys[0], keys[2]]
 
 
-def test_the_classifiers_that_won_on_large_datasets_most_often_come_first():
-    knowledge = _handmade([[0.0] * 4] * 3, [100, 20_000, 30_000, 40_000])
-    keys = knowledge.portfolio
-    wins = [("d0", 0), ("d1", 2), ("d2", 2), ("d3", 1)]
-    knowledge = replace(knowledge, found=tuple(Found(d, 0, 0.9, keys[i]) for d, i in wins))
-    # d0's LightGBM won on data too small to count.
-    assert knowledge.winning_classifiers(10_000) == ["random_forest", "logistic_regression"]
-    assert knowledge.winning_classifiers(35_000) == ["logistic_regression"]
-    assert knowledge.winning_classifiers(50_000) == []
-
-
 def test_fit_seconds_scale_to_the_rows_and_count_a_failure_as_the_time_limit():
     knowledge = _handmade(
         [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],

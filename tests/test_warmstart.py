@@ -14,7 +14,6 @@ from automl.data import check_training_data
 from automl.knowledge import KnowledgeBase
 from automl.metafeatures import compute_metafeatures
 from automl.warmstart import (
-    AT_SCALE_ROWS,
     MAX_COST_RATIO,
     MAX_SEEDS,
     N_NEAREST,
@@ -116,20 +115,6 @@ def test_data_smaller_than_every_reference_dataset_gets_no_seeds():
     smallest = int(KNOWLEDGE.datasets["n_rows"].min())
     assert _seeds(*mixed_frame(smallest - 10))[2] == []
     assert _seeds(*mixed_frame(smallest))[2] != []
-
-
-def test_at_scale_the_large_datasets_winners_open_whatever_the_budget():
-    # The portfolio's scores, on 1,000 rows, say little of what wins on 10,000: there
-    # the defaults of the classifiers that won the searches on reference datasets that
-    # large come first, and the search runs them anyway, so they take no seconds.
-    X, y = make_classification(AT_SCALE_ROWS, n_features=8, random_state=0)
-    shipped = KnowledgeBase.load()
-    grammar, _, seeds = _seeds(X, y, knowledge=shipped, seconds=0.0)
-    winners = shipped.winning_classifiers(AT_SCALE_ROWS)
-    assert len(winners) >= 2
-    assert seeds == [grammar.default_pipeline(name) for name in winners]
-    # One row fewer: only the seeds a search of no seconds affords, none.
-    assert _seeds(X[1:], y[1:], knowledge=shipped, seconds=0.0)[2] == []
 
 
 @pytest.fixture(scope="module")
