@@ -10,10 +10,16 @@ predict a search's score. Openings compared:
     defaults           every classifier's default, in the grammar's order (a cold start)
     nearest first      the nearest datasets' best pipelines alternating with the greedy
                        portfolio, then the defaults they leave out
-    portfolio first    the same, the portfolio's picks first (the warm start's order)
+    portfolio first    the same, the portfolio's picks first (the warm start's order
+                       below 10,000 rows; above, the defaults that won the searches on
+                       data that large open, which 1,000-row scores cannot judge)
     portfolio only     the greedy portfolio, then the defaults it leaves out
 
-    python benchmarks/opening_regret.py [--k 1 2 3 5 8]
+With ``--keep``, the knowledge base also loses a random share of the other reference
+datasets (``--draws`` draws each): how the warm start's picks would fare with fewer
+reference datasets, and so whether more of them would help.
+
+    python benchmarks/opening_regret.py [--k 1 2 3 5 8] [--keep 1.0 0.75 0.5 0.25]
 """
 
 from __future__ import annotations
@@ -33,15 +39,33 @@ from automl.warmstart import MAX_SEEDS, N_NEAREST, NEIGHBOURHOOD, interleave, op
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--k", type=int, nargs="+", default=[1, 2, 3, 5, 8])
-    ks = parser.parse_args().k
+    parser.add_argument("--keep", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--draws", type=int, default=4)
+    args = parser.parse_args()
     knowledge = KnowledgeBase.load()
     defaults = [p.key for p in default_candidates()]
     missing = set(defaults) - set(knowledge.portfolio)
     if missing:
         raise SystemExit(f"The knowledge base has not scored the defaults {sorted(missing)}.")
-    shortfalls = {name: {"roc_auc": [], "log_loss": []} for name in ORDERS}
+    rng = np.random.default_rng(0)
+    for keep in args.keep:
+        draws = 1 if keep == 1.0 else args.draws
+        kept = round(keep * (len(knowledge) - 1))
+        print(f"reference datasets kept: {keep:.0%} of the others (about {kept}), {draws} draws")
+        shortfalls = {name: {"roc_auc": [], "log_loss": []} for name in ORDERS}
+        for _ in range(draws):
+            _leave_each_out(knowledge, defaults, keep, rng, args.k, shortfalls)
+        _print(shortfalls, args.k)
+
+
+def _leave_each_out(knowledge, defaults, keep, rng, ks, shortfalls) -> None:
+    """Each reference dataset's shortfalls, by opening, from a knowledge base without it
+    and, unless ``keep`` is 1, without a random share ``1 - keep`` of the others."""
     for j, name in enumerate(knowledge.datasets.index):
         rest = knowledge.without([name])
+        others = rest.datasets.index.to_numpy()
+        dropped = rng.choice(others, round((1 - keep) * len(others)), replace=False)
+        rest = rest.without(dropped) if len(dropped) else rest
         query = knowledge.datasets.loc[name, list(METAFEATURE_NAMES)].to_dict()
         neighbours = rest.nearest(query, NEIGHBOURHOOD)
         nearest = [rest.best_pipelines(n, 1)[0].key for n in neighbours[:N_NEAREST]]
@@ -51,6 +75,9 @@ def main() -> None:
             seeds = list(dict.fromkeys(arrange(nearest, portfolio)))[:MAX_SEEDS]
             first = opening(*_specs(knowledge, seeds, defaults), defaults_first=False)
             shortfalls[order][metric].append(_shortfall(knowledge, j, [p.key for p in first], ks))
+
+
+def _print(shortfalls: dict, ks: list[int]) -> None:
     for metric in ("roc_auc", "log_loss"):
         print(f"{metric}: shortfall of the best of the first k to the best candidate")
         print(f"  {'opening':16s}" + "".join(f"  k={k}: median / mean" for k in ks))
