@@ -10,9 +10,7 @@ predict a search's score. Openings compared:
     defaults           every classifier's default, in the grammar's order (a cold start)
     nearest first      the nearest datasets' best pipelines alternating with the greedy
                        portfolio, then the defaults they leave out
-    portfolio first    the same, the portfolio's picks first (the warm start's order
-                       below 10,000 rows; above, the defaults that won the searches on
-                       data that large open, which 1,000-row scores cannot judge)
+    portfolio first    the same, the portfolio's picks first (the warm start's order)
     portfolio only     the greedy portfolio, then the defaults it leaves out
 
 With ``--keep``, the knowledge base also loses a random share of the other reference
